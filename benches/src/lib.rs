@@ -1,0 +1,1 @@
+//! Benchmarks of secmail live in `benches/`; this library is empty.

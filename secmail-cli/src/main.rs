@@ -1,0 +1,42 @@
+//! The `secmail` command. See `secmail --help`.
+
+mod io;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Secure email from the shell: MIME, OpenPGP, S/MIME, passphrase encryption, TLS transport
+/// and an encrypted mailbox.
+#[derive(Parser)]
+#[command(name = "secmail", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    group: Group,
+}
+
+#[derive(Subcommand)]
+enum Group {}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.group {}
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors; everything else clap reports is a usage error.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("secmail: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod limits;
+
+mod verdict;
+
+pub use error::{Error, LimitKind, Result};
+pub use limits::Limits;
+pub use verdict::{
+    HeaderProtection, HeaderProtectionForm, PartProtection, SignatureStatus, SignerInfo, Verdict,
+};
