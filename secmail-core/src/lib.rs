@@ -4,11 +4,12 @@
 
 mod error;
 mod limits;
-
+pub mod mime;
 mod verdict;
 
 pub use error::{Error, LimitKind, Result};
 pub use limits::Limits;
 pub use verdict::{
-    HeaderProtection, HeaderProtectionForm, PartProtection, SignatureStatus, SignerInfo, Verdict,
+    HeaderProtection, HeaderProtectionForm, PartProtection, Scheme, SignatureStatus, SignerInfo,
+    Verdict,
 };
