@@ -35,7 +35,14 @@ mod canon;
 mod parse;
 mod protect;
 
+pub use build::{
+    MessageBuilder, SignatureKind, encrypted_pgp_mime, pkcs7_mime, signed_multipart, wrap,
+};
 pub use canon::{canonicalize, canonicalize_with_limits, to_crlf};
+pub use protect::{
+    EncryptedParts, HeaderConfidentiality, ProtectedHeaders, SignedParts, protect_headers,
+    read_protected_headers,
+};
 
 use std::fmt;
 use std::ops::Range;
