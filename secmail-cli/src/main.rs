@@ -1,6 +1,8 @@
 //! The `secmail` command. See `secmail --help`.
 
+mod demo;
 mod io;
+mod mime;
 
 use std::process::ExitCode;
 
@@ -16,10 +18,20 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Group {}
+enum Group {
+    /// Look inside messages.
+    #[command(subcommand)]
+    Mime(mime::MimeCommand),
+    /// Run the whole story of secmail on this machine, step by step (loopback only,
+    /// throw-away keys in a temporary directory).
+    Demo,
+}
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.group {}
+    match cli.group {
+        Group::Mime(cmd) => mime::run(cmd),
+        Group::Demo => demo::run(),
+    }
 }
 
 fn main() -> ExitCode {

@@ -115,10 +115,18 @@ impl MessageBuilder {
             (None, None) => {}
         }
         for (name, ct, data) in &self.attachments {
-            parts.push(
-                MimePart::new(ct.as_str(), BodyPart::Binary(data.as_slice().into()))
-                    .attachment(name.as_str()),
-            );
+            let part = MimePart::new(ct.as_str(), BodyPart::Binary(data.as_slice().into()))
+                .attachment(name.as_str());
+            // RFC 2046 §5.2.1: an encapsulated message is never base64 or quoted-printable
+            // encoded; its own parts carry their encodings.
+            let is_message = ["message/rfc822", "message/global"]
+                .iter()
+                .any(|m| ct.trim().eq_ignore_ascii_case(m));
+            parts.push(if is_message {
+                part.transfer_encoding(if data.is_ascii() { "7bit" } else { "8bit" })
+            } else {
+                part
+            });
         }
         if parts.len() == 1 {
             parts.remove(0)

@@ -646,3 +646,37 @@ impl Part {
         field.get(colon + 1..)
     }
 }
+
+/// The body of the `mime_parse` fuzz target: parses with tight limits (so the fuzzer explores
+/// structure, not size) and exercises every reader of the tree. Not part of the stable API.
+#[doc(hidden)]
+pub fn fuzz_parse(data: &[u8]) {
+    let limits = Limits::default()
+        .with_max_depth(16)
+        .with_max_parts(256)
+        .with_max_header_line(4096);
+    let Ok(msg) = Message::parse_with_limits(data.to_vec(), &limits) else {
+        return;
+    };
+    let _ = msg.from_address();
+    for part in msg.parts() {
+        let _ = (part.raw(), part.raw_headers(), part.raw_body(), part.body().bytes());
+        let _ = protect::SignedParts::of(part).map(|s| s.signed_bytes());
+        let _ = protect::EncryptedParts::of(part);
+        let _ = protect::read_protected_headers(part, Some(msg.root()));
+    }
+}
+
+/// The body of the `mime_canonicalize` fuzz target: canonicalisation never panics, and the
+/// canonical form of a canonical form is itself. Not part of the stable API.
+#[doc(hidden)]
+pub fn fuzz_canonicalize(data: &[u8]) {
+    let limits = Limits::default()
+        .with_max_depth(16)
+        .with_max_parts(256)
+        .with_max_header_line(4096);
+    if let Ok(canon) = canonicalize_with_limits(data, &limits) {
+        let again = canonicalize_with_limits(&canon, &limits);
+        assert_eq!(again.ok().as_deref(), Some(&canon[..]), "not idempotent");
+    }
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The test command (README, CI): installs what the tests need, then runs every check.
+# Exits non-zero on the first failure. Everything is built once (debug, one target dir) and
+# reused; fuzzing is bounded by time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+
+t0=$SECONDS
+section() { printf '\n==== %s (%ds)\n' "$1" $((SECONDS - t0)); }
+
+section "install"
+scripts/install-deps.sh test
+for tool in gpg gpgsm openssl python3; do
+  command -v "$tool" >/dev/null || { echo "test.sh: $tool is still missing after install" >&2; exit 1; }
+done
+if ! cargo +nightly --version >/dev/null 2>&1; then
+  echo "test.sh: the nightly toolchain (for cargo-fuzz only) is missing; installing it" >&2
+  rustup toolchain install nightly --profile minimal
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked
+fi
+
+section "fmt"
+cargo fmt --all -- --check
+
+section "clippy"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+section "tests"
+cargo test --locked --workspace
+
+section "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --workspace
+
+section "fuzz (${FUZZ_SECONDS}s per target)"
+(
+  cd fuzz
+  cargo +nightly fuzz build --release
+  for target in $(cargo +nightly fuzz list); do
+    mkdir -p "corpus/$target"
+    # Seed corpora are checked in under fuzz/seeds; the working corpus is not.
+    cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
+    cargo +nightly fuzz run --release "$target" "corpus/$target" -- \
+      -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 12
+  done
+)
+
+section "all checks passed"
