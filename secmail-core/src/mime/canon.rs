@@ -156,7 +156,19 @@ fn write_headers(out: &mut Vec<u8>, part: &Part, cte: Option<&str>) {
         let mut first = true;
         while pos < end {
             let (content_end, next) = line_at(raw, pos, end);
-            let line = raw[pos..content_end.min(end)].trim_ascii_end();
+            // A CR left inside a line is a bare CR, which no header may hold: it becomes a space.
+            let mut line: Vec<u8> = raw[pos..content_end.min(end)]
+                .iter()
+                .map(|&b| if b == b'\r' { b' ' } else { b })
+                .collect();
+            if first {
+                // Obsolete `Name :` syntax becomes `Name:`, so no line can begin `From `.
+                if let Some(colon) = line.iter().position(|&b| b == b':') {
+                    let name_end = line[..colon].trim_ascii_end().len();
+                    line.drain(name_end..colon);
+                }
+            }
+            let line = line.trim_ascii_end();
             if first || !line.is_empty() {
                 out.extend_from_slice(line);
                 out.extend_from_slice(b"\r\n");

@@ -564,6 +564,17 @@ impl Part {
     }
 }
 
+impl Drop for Part {
+    /// Drops the tree without recursion, so that a deep tree (allowed by raised limits) cannot
+    /// overflow the stack.
+    fn drop(&mut self) {
+        let mut stack = std::mem::take(&mut self.children);
+        while let Some(mut p) = stack.pop() {
+            stack.append(&mut p.children);
+        }
+    }
+}
+
 /// A depth-first walk over a part tree (see [`Part::walk`]); it uses no recursion.
 pub struct Walk<'a> {
     stack: Vec<&'a Part>,
@@ -660,7 +671,12 @@ pub fn fuzz_parse(data: &[u8]) {
     };
     let _ = msg.from_address();
     for part in msg.parts() {
-        let _ = (part.raw(), part.raw_headers(), part.raw_body(), part.body().bytes());
+        let _ = (
+            part.raw(),
+            part.raw_headers(),
+            part.raw_body(),
+            part.body().bytes(),
+        );
         let _ = protect::SignedParts::of(part).map(|s| s.signed_bytes());
         let _ = protect::EncryptedParts::of(part);
         let _ = protect::read_protected_headers(part, Some(msg.root()));

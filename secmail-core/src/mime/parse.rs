@@ -66,8 +66,18 @@ pub(super) fn parse(raw: Arc<[u8]>, limits: &Limits) -> Result<Part> {
         limits.check(LimitKind::Parts, nodes.len() + 1)?;
         limits.check(LimitKind::Depth, p.path.depth())?;
         let index = nodes.len();
-        let (part, children) =
-            parse_entity(&raw, &parser, limits, p.range, p.path, p.digest_child)?;
+        let budget = limits
+            .max_parts
+            .saturating_sub(nodes.len() + 1 + work.len());
+        let (part, children) = parse_entity(
+            &raw,
+            &parser,
+            limits,
+            p.range,
+            p.path,
+            p.digest_child,
+            budget,
+        )?;
         // Children are pushed in reverse so that they are parsed, and numbered, in order.
         for child in children.into_iter().rev() {
             work.push(Pending {
@@ -113,6 +123,7 @@ pub(super) fn parse(raw: Arc<[u8]>, limits: &Limits) -> Result<Part> {
 }
 
 /// Parses one entity: its header section and body. Returns the part and the entities below it.
+/// `budget` is how many more parts the message may have after this one.
 fn parse_entity(
     raw: &Arc<[u8]>,
     parser: &MessageParser,
@@ -120,6 +131,7 @@ fn parse_entity(
     range: Range<usize>,
     path: PartPath,
     digest_child: bool,
+    budget: usize,
 ) -> Result<(Part, Vec<Pending>)> {
     let bytes = &raw[..];
     let mut defects = Vec::new();
@@ -166,8 +178,13 @@ fn parse_entity(
     if content_type.is_multipart() {
         match content_type.param("boundary").filter(|b| !b.is_empty()) {
             None => defects.push(Defect::MissingBoundary),
-            Some(boundary) => match split_multipart(bytes, body_range.clone(), boundary.as_bytes())
-            {
+            Some(boundary) => match split_multipart(
+                bytes,
+                body_range.clone(),
+                boundary.as_bytes(),
+                budget,
+                limits,
+            )? {
                 None => defects.push(Defect::BoundaryNotFound),
                 Some(split) => {
                     if !split.layout.closed {
@@ -392,10 +409,18 @@ fn decode_headers(
                 .iter()
                 .position(|&b| b == b':')
                 .map_or(&field[field.len()..], |c| &field[c + 1..]);
-            // Unstructured fields get their encoded words decoded; structured ones are kept
-            // as written (unfolded), since a re-rendering could hide what was sent.
+            // Values are unfolded (only the line breaks go, RFC 5322 §2.2.3) and otherwise
+            // kept as written, since a re-rendering could hide what was sent. Unstructured
+            // fields that carry RFC 2047 encoded words get them decoded by mail-parser.
+            let unstructured = ["subject", "comments", "content-description"]
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n));
             let value = match parse_field(parser, field) {
-                Some(HeaderValue::Text(t)) => t.trim().to_owned(),
+                Some(HeaderValue::Text(t))
+                    if unstructured && memchr::memmem::find(raw_value, b"=?").is_some() =>
+                {
+                    t.trim().to_owned()
+                }
                 _ => unfold(raw_value),
             };
             HeaderField {
@@ -433,7 +458,16 @@ struct Split {
 }
 
 /// Splits a multipart body at its delimiters; `None` when the boundary never occurs.
-fn split_multipart(bytes: &[u8], body: Range<usize>, boundary: &[u8]) -> Option<Split> {
+///
+/// At most `budget` parts are collected: past it, the split stops with a parts-limit error, so
+/// a body of nothing but delimiters cannot allocate before the limit is checked.
+fn split_multipart(
+    bytes: &[u8],
+    body: Range<usize>,
+    boundary: &[u8],
+    budget: usize,
+    limits: &Limits,
+) -> Result<Option<Split>> {
     let mut dash = Vec::with_capacity(boundary.len() + 2);
     dash.extend_from_slice(b"--");
     dash.extend_from_slice(boundary);
@@ -476,6 +510,13 @@ fn split_multipart(bytes: &[u8], body: Range<usize>, boundary: &[u8]) -> Option<
         match current {
             Some(start) => {
                 let end = (at - eol).max(start);
+                if parts.len() >= budget {
+                    return Err(Error::limit(
+                        LimitKind::Parts,
+                        limits.max_parts,
+                        limits.max_parts.saturating_add(1),
+                    ));
+                }
                 parts.push(body.start + start..body.start + end);
             }
             None => {
@@ -484,28 +525,37 @@ fn split_multipart(bytes: &[u8], body: Range<usize>, boundary: &[u8]) -> Option<
         }
         if close {
             let epilogue = (q < hay.len()).then(|| body.start + line_end..body.end);
-            return Some(Split {
+            return Ok(Some(Split {
                 parts,
                 layout: Layout {
                     preamble,
                     epilogue,
                     closed: true,
                 },
-            });
+            }));
         }
         current = Some(line_end);
         search = line_end.max(search);
     }
-    let start = current?;
+    let Some(start) = current else {
+        return Ok(None);
+    };
+    if parts.len() >= budget {
+        return Err(Error::limit(
+            LimitKind::Parts,
+            limits.max_parts,
+            limits.max_parts.saturating_add(1),
+        ));
+    }
     parts.push(body.start + start..body.end);
-    Some(Split {
+    Ok(Some(Split {
         parts,
         layout: Layout {
             preamble,
             epilogue: None,
             closed: false,
         },
-    })
+    }))
 }
 
 /// Transfer-decodes a leaf body and, for text, converts it to UTF-8.
