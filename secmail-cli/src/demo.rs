@@ -31,7 +31,10 @@ fn indent(block: &str) {
 pub fn run() -> Result<()> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     println!("secmail demo: secure email in transit, in the message, and at rest");
-    println!("(scratch directory {}, removed at the end)", dir.path().display());
+    println!(
+        "(scratch directory {}, removed at the end)",
+        dir.path().display()
+    );
     mime_stage(1, dir.path())?;
     println!();
     println!("Stages still to come, each with its own issue: OpenPGP (keys, PGP/MIME),");
@@ -58,7 +61,11 @@ fn mime_stage(n: usize, dir: &std::path::Path) -> Result<()> {
         .subject("Merger plans")
         .text_body("Bob,\nFrom now on we talk about it only by encrypted mail. \ncafé at noon?\n")
         .html_body("<p>Bob,</p><p>From now on we talk about it only by encrypted mail.</p>")
-        .attachment("report.bin", "application/octet-stream", vec![0, 159, 146, 150, 255])
+        .attachment(
+            "report.bin",
+            "application/octet-stream",
+            vec![0, 159, 146, 150, 255],
+        )
         .attachment("forwarded.eml", "message/rfc822", forwarded)
         .build()?;
     let path = dir.join("message.eml");
@@ -117,7 +124,10 @@ fn mime_stage(n: usize, dir: &std::path::Path) -> Result<()> {
         .iter()
         .find(|(k, _)| k == "Subject")
         .map(|(_, v)| v.clone());
-    ensure!(outer_subject.as_deref() == Some("[...]"), "Subject not obscured");
+    ensure!(
+        outer_subject.as_deref() == Some("[...]"),
+        "Subject not obscured"
+    );
     let payload = Message::parse(hp.payload.clone())?;
     let read = read_protected_headers(payload.root(), None).context("no header protection")?;
     step(&format!(
@@ -133,12 +143,15 @@ fn mime_stage(n: usize, dir: &std::path::Path) -> Result<()> {
         .filter(|h| h.name.eq_ignore_ascii_case("HP-Outer"))
         .map(|h| h.value.as_str())
         .collect();
-    step(&format!("the payload records what was exposed: HP-Outer {hp_outer:?}"));
+    step(&format!(
+        "the payload records what was exposed: HP-Outer {hp_outer:?}"
+    ));
 
     let mut bomb = Vec::new();
     for i in 0..20_000 {
         bomb.extend_from_slice(
-            format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n").as_bytes(),
+            format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n")
+                .as_bytes(),
         );
     }
     match Message::parse(bomb) {

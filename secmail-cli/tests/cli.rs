@@ -48,7 +48,11 @@ fn inspect_json_shows_the_nested_tree_of_a_python_message() {
     let dir = tempfile::tempdir().unwrap();
     let msg = python_message(dir.path());
     let out = secmail(&["mime", "inspect", "--json", "--in", msg.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["from"], "alice@example.org");
     let parts = v["parts"].as_array().unwrap();
@@ -84,7 +88,13 @@ fn inspect_json_shows_the_nested_tree_of_a_python_message() {
     assert!(text.status.success());
     let text = String::from_utf8(text.stdout).unwrap();
     assert_eq!(text.lines().count(), 9);
-    assert!(text.lines().nth(8).unwrap().trim_start().starts_with("3.1.2"));
+    assert!(
+        text.lines()
+            .nth(8)
+            .unwrap()
+            .trim_start()
+            .starts_with("3.1.2")
+    );
 }
 
 #[test]
@@ -137,7 +147,10 @@ fn a_successful_command_writes_its_output_file() {
 
 #[test]
 fn usage_errors_exit_2_and_missing_input_exits_1() {
-    assert_eq!(secmail(&["mime", "inspect", "--bogus"]).status.code(), Some(2));
+    assert_eq!(
+        secmail(&["mime", "inspect", "--bogus"]).status.code(),
+        Some(2)
+    );
     assert_eq!(secmail(&[]).status.code(), Some(2));
     assert_eq!(secmail(&["--help"]).status.code(), Some(0));
     let out = secmail(&["mime", "inspect", "--in", "/nonexistent/file.eml"]);
@@ -149,7 +162,11 @@ fn usage_errors_exit_2_and_missing_input_exits_1() {
 fn the_demo_runs_to_the_end() {
     let out = secmail(&["demo"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("== 1. MIME"));
     assert!(stdout.contains("demo finished"));
 }
