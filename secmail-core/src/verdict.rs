@@ -268,7 +268,9 @@ impl Verdict {
 fn covers(root: &str, path: &str) -> bool {
     root.is_empty()
         || path == root
-        || (path.len() > root.len() && path.starts_with(root) && path.as_bytes()[root.len()] == b'.')
+        || (path.len() > root.len()
+            && path.starts_with(root)
+            && path.as_bytes()[root.len()] == b'.')
 }
 
 #[cfg(test)]
