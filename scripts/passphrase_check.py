@@ -189,6 +189,7 @@ def main():
         with open(os.path.join(vdir, name), "rb") as f:
             fields, body = parse_vector(f.read())
         expect = fields["expect"]
+        detail = ""
         try:
             plain = decrypt(body, fields["passphrase"].encode("utf-8"))
             got = "success"
@@ -201,8 +202,7 @@ def main():
             passed += 1
         else:
             failed += 1
-            extra = f" ({detail})" if got != "success" else ""
-            print(f"FAIL {name}: expected {expect}, got {got}{extra}")
+            print(f"FAIL {name}: expected {expect}, got {got}" + (f" ({detail})" if detail else ""))
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -18,7 +18,10 @@ pub fn read_input(path: Option<&Path>, limit: u64) -> Result<Vec<u8>> {
             .with_context(|| format!("cannot open {}", p.display()))?
             .take(limit.saturating_add(1))
             .read_to_end(&mut buf),
-        None => io::stdin().lock().take(limit.saturating_add(1)).read_to_end(&mut buf),
+        None => io::stdin()
+            .lock()
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut buf),
     };
     read.context("cannot read the input")?;
     if buf.len() as u64 > limit {
