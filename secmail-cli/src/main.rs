@@ -1,6 +1,7 @@
 //! The `secmail` command. See `secmail --help`.
 
 mod io;
+mod passphrase;
 
 use std::process::ExitCode;
 
@@ -16,10 +17,16 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Group {}
+enum Group {
+    /// Encrypt and decrypt with a passphrase (Argon2id + AES-256-GCM / ChaCha20-Poly1305).
+    #[command(subcommand)]
+    Passphrase(passphrase::Command),
+}
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.group {}
+    match cli.group {
+        Group::Passphrase(cmd) => passphrase::run(cmd),
+    }
 }
 
 fn main() -> ExitCode {
