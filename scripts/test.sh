@@ -22,6 +22,12 @@ fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
+# The independent Python reader of the passphrase format, in its own venv (Debian's Python
+# refuses system-wide pip installs).
+if ! target/pyvenv/bin/python -c "import cryptography, argon2" 2>/dev/null; then
+  python3 -m venv target/pyvenv
+  target/pyvenv/bin/pip install --quiet cryptography argon2-cffi
+fi
 
 section "fmt"
 cargo fmt --all -- --check
@@ -31,6 +37,9 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 
 section "tests"
 cargo test --locked --workspace
+
+section "passphrase format: independent Python implementation reads our vectors"
+target/pyvenv/bin/python scripts/passphrase_check.py testdata/passphrase
 
 section "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --workspace

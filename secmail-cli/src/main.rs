@@ -3,6 +3,7 @@
 mod demo;
 mod io;
 mod mime;
+mod passphrase;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,9 @@ enum Group {
     /// Look inside messages.
     #[command(subcommand)]
     Mime(mime::MimeCommand),
+    /// Encrypt and decrypt with a passphrase (Argon2id + AES-256-GCM / ChaCha20-Poly1305).
+    #[command(subcommand)]
+    Passphrase(passphrase::Command),
     /// Run the whole story of secmail on this machine, step by step (loopback only,
     /// throw-away keys in a temporary directory).
     Demo,
@@ -30,6 +34,7 @@ enum Group {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.group {
         Group::Mime(cmd) => mime::run(cmd),
+        Group::Passphrase(cmd) => passphrase::run(cmd),
         Group::Demo => demo::run(),
     }
 }

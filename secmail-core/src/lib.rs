@@ -7,6 +7,9 @@ mod limits;
 pub mod mime;
 mod verdict;
 
+#[cfg(feature = "passphrase")]
+pub mod passphrase;
+
 pub use error::{Error, LimitKind, Result};
 pub use limits::Limits;
 pub use verdict::{

@@ -28,6 +28,16 @@ pub struct Limits {
     pub max_header_line: usize,
     /// Most header fields in one part's header section (default 1,000).
     pub max_headers: usize,
+    /// Most Argon2 memory, in KiB, that a passphrase container's header may ask for (default
+    /// 262,144: 256 MiB, four times the recommended profile). Checked before Argon2 runs;
+    /// never more than the format's bound of 1 GiB, whatever is set here.
+    pub max_kdf_memory_kib: usize,
+    /// Most Argon2 passes that a passphrase container's header may ask for (default 8; the
+    /// format's bound is 16).
+    pub max_kdf_passes: usize,
+    /// Most Argon2 lanes that a passphrase container's header may ask for (default 16, the
+    /// format's bound).
+    pub max_kdf_lanes: usize,
 }
 
 impl Default for Limits {
@@ -38,6 +48,9 @@ impl Default for Limits {
             max_parts: 10_000,
             max_header_line: 64 << 10,
             max_headers: 1_000,
+            max_kdf_memory_kib: 256 << 10,
+            max_kdf_passes: 8,
+            max_kdf_lanes: 16,
         }
     }
 }
@@ -69,6 +82,22 @@ impl Limits {
         self
     }
 
+    /// Sets [`Limits::max_kdf_memory_kib`].
+    pub fn with_max_kdf_memory_kib(mut self, kib: usize) -> Self {
+        self.max_kdf_memory_kib = kib;
+        self
+    }
+    /// Sets [`Limits::max_kdf_passes`].
+    pub fn with_max_kdf_passes(mut self, passes: usize) -> Self {
+        self.max_kdf_passes = passes;
+        self
+    }
+    /// Sets [`Limits::max_kdf_lanes`].
+    pub fn with_max_kdf_lanes(mut self, lanes: usize) -> Self {
+        self.max_kdf_lanes = lanes;
+        self
+    }
+
     pub(crate) fn check(&self, kind: LimitKind, actual: usize) -> Result<()> {
         let limit = match kind {
             LimitKind::MessageSize => self.max_message_size,
@@ -76,6 +105,9 @@ impl Limits {
             LimitKind::Parts => self.max_parts,
             LimitKind::HeaderLineLength => self.max_header_line,
             LimitKind::HeaderCount => self.max_headers,
+            LimitKind::KdfMemory => self.max_kdf_memory_kib,
+            LimitKind::KdfPasses => self.max_kdf_passes,
+            LimitKind::KdfLanes => self.max_kdf_lanes,
         };
         if actual > limit {
             Err(Error::limit(kind, limit, actual))

@@ -1,0 +1,167 @@
+//! `secmail passphrase encrypt|decrypt`: the passphrase container (docs/passphrase-format.md).
+//!
+//! Both stream: memory stays at a chunk or two whatever the input size. Output goes through
+//! [`Output`], so a failed command leaves no output file (and never a partial one). On stdout
+//! that is impossible: a failed decryption may already have written the chunks that
+//! authenticated, and the exit status (1) is what tells the caller to discard them.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use secmail_core::passphrase::{
+    Argon2Params, Cipher, Decryptor, EncryptOptions, Encryptor, Passphrase, from_io,
+};
+
+use crate::io::Output;
+
+/// The largest passphrase file read (a passphrase, not a key file).
+const MAX_PASSPHRASE_FILE: u64 = 64 * 1024;
+/// Read size when copying: a few chunks at a time.
+const COPY_BUF: usize = 256 * 1024;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Encrypt --in (or stdin) under a passphrase, to --out (or stdout).
+    Encrypt(EncryptArgs),
+    /// Decrypt a passphrase container, binary or armored (detected), from --in (or stdin).
+    Decrypt(DecryptArgs),
+}
+
+#[derive(Args)]
+pub struct EncryptArgs {
+    /// File holding the passphrase; one trailing newline (LF or CR LF) is removed, nothing else.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: PathBuf,
+    /// Write the ASCII-armored form, for pasting into an email body.
+    #[arg(long)]
+    armor: bool,
+    /// The AEAD that seals the payload.
+    #[arg(long, value_enum, default_value_t = CipherArg::Aes256Gcm)]
+    cipher: CipherArg,
+    /// Argon2id costs: recommended (64 MiB, t=3, p=4; RFC 9106) or interactive (19 MiB, t=2, p=1).
+    #[arg(long, value_enum, default_value_t = KdfArg::Recommended)]
+    kdf: KdfArg,
+    /// Input file (default: stdin).
+    #[arg(long = "in", value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Output file (default: stdout); written only if the command succeeds.
+    #[arg(long = "out", value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct DecryptArgs {
+    /// File holding the passphrase; one trailing newline (LF or CR LF) is removed, nothing else.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: PathBuf,
+    /// Input file (default: stdin).
+    #[arg(long = "in", value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Output file (default: stdout); written only if the whole container authenticated.
+    #[arg(long = "out", value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CipherArg {
+    #[value(name = "aes-256-gcm")]
+    Aes256Gcm,
+    #[value(name = "chacha20-poly1305")]
+    ChaCha20Poly1305,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KdfArg {
+    Recommended,
+    Interactive,
+}
+
+pub fn run(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Encrypt(a) => encrypt(a),
+        Command::Decrypt(a) => decrypt(a),
+    }
+}
+
+fn encrypt(a: EncryptArgs) -> Result<()> {
+    let pass = read_passphrase(&a.passphrase_file)?;
+    let mut input = open_input(a.input.as_deref())?;
+    let options = EncryptOptions::new()
+        .cipher(match a.cipher {
+            CipherArg::Aes256Gcm => Cipher::Aes256Gcm,
+            CipherArg::ChaCha20Poly1305 => Cipher::ChaCha20Poly1305,
+        })
+        .kdf(match a.kdf {
+            KdfArg::Recommended => Argon2Params::recommended(),
+            KdfArg::Interactive => Argon2Params::interactive(),
+        })
+        .armor(a.armor);
+    let output = Output::open(a.output.as_deref())?;
+    let mut enc = Encryptor::new(output, &pass, &options)?;
+    copy(&mut input, &mut enc).context("cannot encrypt the input")?;
+    enc.finish()?.commit()
+}
+
+fn decrypt(a: DecryptArgs) -> Result<()> {
+    let pass = read_passphrase(&a.passphrase_file)?;
+    let input = open_input(a.input.as_deref())?;
+    let mut dec = Decryptor::new(input, &pass)?;
+    let mut output = Output::open(a.output.as_deref())?;
+    // On failure `output` is dropped uncommitted: its temporary file goes away.
+    copy(&mut dec, &mut output).map_err(from_io)?;
+    output.commit()
+}
+
+fn copy(from: &mut dyn Read, to: &mut dyn Write) -> io::Result<()> {
+    let mut buf = vec![0u8; COPY_BUF];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+    }
+}
+
+fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>> {
+    Ok(match path {
+        Some(p) => {
+            Box::new(fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?)
+        }
+        None => Box::new(io::stdin().lock()),
+    })
+}
+
+/// Reads the passphrase file and removes one trailing line end: `printf 'pw\n' > f` and
+/// `echo pw > f` give the passphrase `pw`; any other whitespace is part of the passphrase.
+fn read_passphrase(path: &Path) -> Result<Passphrase> {
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_PASSPHRASE_FILE + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read the passphrase file {}", path.display()))?;
+    if bytes.len() as u64 > MAX_PASSPHRASE_FILE {
+        anyhow::bail!(
+            "the passphrase file {} is larger than {MAX_PASSPHRASE_FILE} bytes",
+            path.display()
+        );
+    }
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+    }
+    let pass = Passphrase::new(bytes);
+    if pass.is_empty() {
+        anyhow::bail!(
+            "the passphrase file {} holds an empty passphrase",
+            path.display()
+        );
+    }
+    Ok(pass)
+}
