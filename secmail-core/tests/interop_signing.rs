@@ -8,8 +8,9 @@
 // Test helpers outside #[test] functions unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::split_by_boundary;
 use std::ffi::OsStr;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -174,42 +175,6 @@ fn top_boundary(msg: &[u8]) -> String {
     } else {
         rest.split([';', ' ']).next().unwrap().to_owned()
     }
-}
-
-/// The body parts between the delimiter lines of `boundary` in `data`; the line ending
-/// before a delimiter belongs to the delimiter (RFC 2046 §5.1.1).
-fn split_by_boundary(data: &[u8], boundary: &str) -> Vec<Range<usize>> {
-    let dash = format!("--{boundary}");
-    let close = format!("--{boundary}--");
-    let mut parts = Vec::new();
-    let mut open: Option<usize> = None;
-    let mut line_start = 0;
-    while line_start < data.len() {
-        let next = data[line_start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(data.len(), |i| line_start + i + 1);
-        let line = data[line_start..next].trim_ascii_end();
-        let is_close = line == close.as_bytes();
-        if is_close || line == dash.as_bytes() {
-            if let Some(start) = open {
-                let mut end = line_start;
-                if end > start && data[end - 1] == b'\n' {
-                    end -= 1;
-                    if end > start && data[end - 1] == b'\r' {
-                        end -= 1;
-                    }
-                }
-                parts.push(start..end);
-            }
-            if is_close {
-                return parts;
-            }
-            open = Some(next);
-        }
-        line_start = next;
-    }
-    panic!("no close delimiter for {boundary}");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@
 // Test helpers outside #[test] functions unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::ops::Range;
+mod common;
+use common::split_by_boundary;
 use std::path::PathBuf;
 
 use secmail_core::mime::{
@@ -48,49 +49,6 @@ fn fixture(name: &str) -> Vec<u8> {
 
 fn lf(s: &str) -> String {
     s.replace("\r\n", "\n")
-}
-
-// ---------------------------------------------------------------------------------------
-// An independent RFC 2046 §5.1.1 splitter: the body parts between the delimiter lines of
-// `boundary`, anywhere in `data`. The line ending before a delimiter belongs to the delimiter.
-
-fn split_by_boundary(data: &[u8], boundary: &str) -> Vec<Range<usize>> {
-    let dash = format!("--{boundary}");
-    let close = format!("--{boundary}--");
-    let mut parts = Vec::new();
-    let mut open: Option<usize> = None;
-    let mut line_start = 0;
-    while line_start < data.len() {
-        let nl = data[line_start..].iter().position(|&b| b == b'\n');
-        let next = nl.map_or(data.len(), |i| line_start + i + 1);
-        let mut line = &data[line_start..next];
-        while let Some((&last, rest)) = line.split_last() {
-            if matches!(last, b'\r' | b'\n' | b' ' | b'\t') {
-                line = rest;
-            } else {
-                break;
-            }
-        }
-        let is_close = line == close.as_bytes();
-        if is_close || line == dash.as_bytes() {
-            if let Some(start) = open {
-                let mut end = line_start;
-                if end > start && data[end - 1] == b'\n' {
-                    end -= 1;
-                    if end > start && data[end - 1] == b'\r' {
-                        end -= 1;
-                    }
-                }
-                parts.push(start..end);
-            }
-            if is_close {
-                return parts;
-            }
-            open = Some(next);
-        }
-        line_start = next;
-    }
-    panic!("no close delimiter for {boundary}");
 }
 
 /// Where the body of an entity starts: after the first empty line.
