@@ -13,5 +13,6 @@ pub mod passphrase;
 pub use error::{Error, LimitKind, Result};
 pub use limits::Limits;
 pub use verdict::{
-    HeaderProtection, HeaderProtectionForm, PartProtection, SignatureStatus, SignerInfo, Verdict,
+    HeaderProtection, HeaderProtectionForm, PartProtection, Scheme, SignatureStatus, SignerInfo,
+    Verdict,
 };

@@ -81,7 +81,7 @@ pub struct SignerInfo {
     pub matches_from: bool,
     /// The signing time the signature claims, in seconds since the Unix epoch.
     pub signed_at: Option<i64>,
-    /// The paths of the parts the signature covers (see [`PartPath`](crate::mime::PartPath)).
+    /// The paths of the parts the signature covers (see `mime::PartPath`, to come).
     pub covers: Vec<String>,
     /// A human-readable detail (why a signature is bad or could not be checked).
     pub detail: Option<String>,
@@ -129,7 +129,7 @@ pub(crate) fn same_address(a: &str, b: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PartProtection {
-    /// The part's path in the message as it was received (see [`PartPath`](crate::mime::PartPath)).
+    /// The part's path in the message as it was received (see `mime::PartPath`, to come).
     pub path: String,
     /// The part was inside an encrypted structure, which was decrypted and authenticated.
     pub encrypted: bool,
