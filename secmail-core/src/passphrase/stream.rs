@@ -14,6 +14,7 @@
 use std::io::{self, Read, Write};
 
 use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::ChaCha20Poly1305;
 use zeroize::{Zeroize, Zeroizing};
@@ -87,13 +88,18 @@ impl Stream {
 
     /// Seals `buf` in place as the next chunk and returns its tag.
     pub(crate) fn seal_next(&mut self, buf: &mut [u8], last: bool) -> Result<[u8; TAG_LEN]> {
+        self.seal_inout(buf.into(), last)
+    }
+
+    /// Seals the next chunk from `buf`'s input into its output (no copy beforehand).
+    fn seal_inout(&mut self, buf: InOutBuf<'_, '_, u8>, last: bool) -> Result<[u8; TAG_LEN]> {
         let nonce = self.take_nonce(last).ok_or_else(|| {
             Error::Misuse("the plaintext is longer than a container can hold (2^32 chunks)".into())
         })?;
         let nonce = (&nonce).into();
         let tag = match &self.aead {
-            Aead::Aes(a) => a.encrypt_inout_detached(nonce, &[], buf.into()),
-            Aead::ChaCha(c) => c.encrypt_inout_detached(nonce, &[], buf.into()),
+            Aead::Aes(a) => a.encrypt_inout_detached(nonce, &[], buf),
+            Aead::ChaCha(c) => c.encrypt_inout_detached(nonce, &[], buf),
         }
         .map_err(|_| Error::Misuse("chunk too long for the AEAD".into()))?;
         let mut out = [0u8; TAG_LEN];
@@ -103,18 +109,25 @@ impl Stream {
 
     /// Opens the next chunk in place. On failure, `buf` holds no plaintext.
     pub(crate) fn open_next(&mut self, buf: &mut [u8], tag: &[u8], last: bool) -> Result<()> {
+        self.open_inout(buf.into(), tag, last)
+    }
+
+    /// Opens the next chunk from `buf`'s input into its output. On failure, the output holds
+    /// no plaintext.
+    fn open_inout(&mut self, mut buf: InOutBuf<'_, '_, u8>, tag: &[u8], last: bool) -> Result<()> {
         let nonce = self.take_nonce(last).ok_or(Error::DecryptionFailed)?;
         let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| Error::DecryptionFailed)?;
         let nonce = (&nonce).into();
         let tag = tag.into();
-        // Both crates check the tag before they decrypt, so on failure `buf` is still
-        // ciphertext; it is wiped anyway, so no caller can ever see a byte of it.
+        // Both crates check the tag before they decrypt, so on failure the output was never
+        // written with plaintext; it is wiped anyway, so no caller can see a byte of it even
+        // if a future version decrypted first.
         let ok = match &self.aead {
-            Aead::Aes(a) => a.decrypt_inout_detached(nonce, &[], buf.into(), tag),
-            Aead::ChaCha(c) => c.decrypt_inout_detached(nonce, &[], buf.into(), tag),
+            Aead::Aes(a) => a.decrypt_inout_detached(nonce, &[], buf.reborrow(), tag),
+            Aead::ChaCha(c) => c.decrypt_inout_detached(nonce, &[], buf.reborrow(), tag),
         };
         ok.map_err(|_| {
-            buf.zeroize();
+            buf.get_out().zeroize();
             Error::DecryptionFailed
         })
     }
@@ -135,6 +148,8 @@ pub(crate) struct StreamWriter<W: Write> {
     chunk: usize,
     /// Up to `chunk` bytes of plaintext, then (briefly) the sealed chunk and its tag.
     buf: Zeroizing<Vec<u8>>,
+    /// Where the fast path seals a chunk (ciphertext only; allocated on first use).
+    sealed: Vec<u8>,
     /// Set once sealing or writing failed: the output is broken, nothing more may follow.
     poisoned: bool,
 }
@@ -146,6 +161,7 @@ impl<W: Write> StreamWriter<W> {
             stream,
             chunk,
             buf: Zeroizing::new(Vec::with_capacity(chunk + TAG_LEN)),
+            sealed: Vec::new(),
             poisoned: false,
         }
     }
@@ -161,6 +177,27 @@ impl<W: Write> StreamWriter<W> {
         self.buf.extend_from_slice(&tag);
         self.inner.write_all(&self.buf)?;
         self.buf.clear();
+        self.poisoned = false;
+        Ok(())
+    }
+
+    /// Seals a full, not-last chunk from `pt` (the buffer is empty) and writes it.
+    fn seal_direct(&mut self, pt: &[u8]) -> io::Result<()> {
+        if self.poisoned {
+            return Err(io::Error::other(
+                "an earlier write failed; the container is incomplete",
+            ));
+        }
+        self.poisoned = true;
+        let n = pt.len();
+        if self.sealed.len() != n + TAG_LEN {
+            self.sealed = vec![0; n + TAG_LEN];
+        }
+        let inout = InOutBuf::new(pt, &mut self.sealed[..n])
+            .map_err(|_| io::Error::other("chunk buffer size"))?;
+        let tag = self.stream.seal_inout(inout, false).map_err(to_io)?;
+        self.sealed[n..].copy_from_slice(&tag);
+        self.inner.write_all(&self.sealed)?;
         self.poisoned = false;
         Ok(())
     }
@@ -186,6 +223,11 @@ impl<W: Write> Write for StreamWriter<W> {
         // A full buffer is sealed as not-last only now that more data is known to follow.
         if self.buf.len() == self.chunk {
             self.seal_buffered(false)?;
+        }
+        // Fast path: a whole chunk with more after it is sealed straight from `data`, without
+        // first copying it into the buffer.
+        if self.buf.is_empty() && data.len() > self.chunk {
+            return self.seal_direct(&data[..self.chunk]).map(|()| self.chunk);
         }
         let take = (self.chunk - self.buf.len()).min(data.len());
         self.buf.extend_from_slice(&data[..take]);
@@ -235,8 +277,9 @@ impl<R: Read> StreamReader<R> {
         &self.inner
     }
 
-    /// Reads, opens and stages the next chunk.
-    fn next_chunk(&mut self) -> io::Result<()> {
+    /// Reads the next sealed chunk into `buf`; returns its plaintext length and whether it is
+    /// the last.
+    fn fill_chunk(&mut self) -> io::Result<(usize, bool)> {
         let cap = self.chunk + TAG_LEN + 1;
         let mut filled = 0;
         if let Some(b) = self.carry.take() {
@@ -265,6 +308,12 @@ impl<R: Read> StreamReader<R> {
         if !last {
             self.carry = Some(self.buf[cap - 1]);
         }
+        Ok((pt_len, last))
+    }
+
+    /// Reads, opens and stages the next chunk in `buf`.
+    fn next_chunk(&mut self) -> io::Result<()> {
+        let (pt_len, last) = self.fill_chunk()?;
         let (body, rest) = self.buf.split_at_mut(pt_len);
         self.stream
             .open_next(body, &rest[..TAG_LEN], last)
@@ -273,6 +322,20 @@ impl<R: Read> StreamReader<R> {
         self.end = pt_len;
         self.done = last;
         Ok(())
+    }
+
+    /// Reads the next chunk and opens it straight into `out` (at least a chunk long), saving
+    /// a copy. On failure `out` holds no plaintext.
+    fn next_chunk_into(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let (pt_len, last) = self.fill_chunk()?;
+        let (body, rest) = self.buf.split_at(pt_len);
+        let inout = InOutBuf::new(body, &mut out[..pt_len])
+            .map_err(|_| io::Error::other("chunk buffer size"))?;
+        self.stream
+            .open_inout(inout, &rest[..TAG_LEN], last)
+            .map_err(to_io)?;
+        self.done = last;
+        Ok(pt_len)
     }
 }
 
@@ -290,6 +353,17 @@ impl<R: Read> Read for StreamReader<R> {
             }
             if self.done || out.is_empty() {
                 return Ok(0);
+            }
+            if out.len() >= self.chunk {
+                match self.next_chunk_into(out) {
+                    // An empty last chunk: loop round to report the end.
+                    Ok(0) => continue,
+                    Ok(n) => return Ok(n),
+                    Err(e) => {
+                        self.failed = true;
+                        return Err(e);
+                    }
+                }
             }
             if let Err(e) = self.next_chunk() {
                 self.failed = true;
