@@ -17,7 +17,7 @@ use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::ChaCha20Poly1305;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 use super::format::Cipher;
 use crate::error::{Error, Result};
@@ -141,13 +141,38 @@ pub(crate) fn to_io(e: Error) -> io::Error {
     }
 }
 
+/// The writer's chunk buffer: plaintext in `[..len]`, wiped on drop. Only `[..len]` is wiped:
+/// sealing happens in place, so the spare capacity holds nothing but ciphertext, and wiping a
+/// whole 64 KiB buffer byte by byte (as `Zeroizing<Vec>` does) costs more than sealing a
+/// small container.
+struct PlainBuf(Vec<u8>);
+
+impl Drop for PlainBuf {
+    fn drop(&mut self) {
+        self.0.as_mut_slice().zeroize();
+    }
+}
+
+impl std::ops::Deref for PlainBuf {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PlainBuf {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
 /// Seals what is written into chunks of `chunk` bytes. See the module docs.
 pub(crate) struct StreamWriter<W: Write> {
     inner: W,
     stream: Stream,
     chunk: usize,
     /// Up to `chunk` bytes of plaintext, then (briefly) the sealed chunk and its tag.
-    buf: Zeroizing<Vec<u8>>,
+    buf: PlainBuf,
     /// Where the fast path seals a chunk (ciphertext only; allocated on first use).
     sealed: Vec<u8>,
     /// Set once sealing or writing failed: the output is broken, nothing more may follow.
@@ -160,7 +185,7 @@ impl<W: Write> StreamWriter<W> {
             inner,
             stream,
             chunk,
-            buf: Zeroizing::new(Vec::with_capacity(chunk + TAG_LEN)),
+            buf: PlainBuf(Vec::with_capacity(chunk + TAG_LEN)),
             sealed: Vec::new(),
             poisoned: false,
         }
@@ -247,9 +272,11 @@ pub(crate) struct StreamReader<R: Read> {
     chunk: usize,
     /// One sealed chunk plus one byte of look-ahead; after opening, `buf[pos..end]` is
     /// plaintext not yet handed out.
-    buf: Zeroizing<Vec<u8>>,
+    buf: Vec<u8>,
     pos: usize,
     end: usize,
+    /// How far into `buf` plaintext has ever been staged: wiped on drop.
+    dirty: usize,
     /// The look-ahead byte: the first byte of the next chunk.
     carry: Option<u8>,
     /// The last chunk has been opened.
@@ -264,9 +291,10 @@ impl<R: Read> StreamReader<R> {
             inner,
             stream,
             chunk,
-            buf: Zeroizing::new(vec![0u8; chunk + TAG_LEN + 1]),
+            buf: vec![0u8; chunk + TAG_LEN + 1],
             pos: 0,
             end: 0,
+            dirty: 0,
             carry: None,
             done: false,
             failed: false,
@@ -320,6 +348,7 @@ impl<R: Read> StreamReader<R> {
             .map_err(to_io)?;
         self.pos = 0;
         self.end = pt_len;
+        self.dirty = self.dirty.max(pt_len);
         self.done = last;
         Ok(())
     }
@@ -336,6 +365,14 @@ impl<R: Read> StreamReader<R> {
             .map_err(to_io)?;
         self.done = last;
         Ok(pt_len)
+    }
+}
+
+impl<R: Read> Drop for StreamReader<R> {
+    /// Wipes whatever part of the buffer ever held plaintext (the rest only held ciphertext).
+    fn drop(&mut self) {
+        let dirty = self.dirty.min(self.buf.len());
+        self.buf[..dirty].zeroize();
     }
 }
 
