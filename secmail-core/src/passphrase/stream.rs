@@ -191,12 +191,18 @@ impl<W: Write> StreamWriter<W> {
         }
     }
 
-    fn seal_buffered(&mut self, last: bool) -> io::Result<()> {
+    fn check_poisoned(&self) -> io::Result<()> {
         if self.poisoned {
-            return Err(io::Error::other(
+            Err(io::Error::other(
                 "an earlier write failed; the container is incomplete",
-            ));
+            ))
+        } else {
+            Ok(())
         }
+    }
+
+    fn seal_buffered(&mut self, last: bool) -> io::Result<()> {
+        self.check_poisoned()?;
         self.poisoned = true;
         let tag = self.stream.seal_next(&mut self.buf, last).map_err(to_io)?;
         self.buf.extend_from_slice(&tag);
@@ -208,11 +214,7 @@ impl<W: Write> StreamWriter<W> {
 
     /// Seals a full, not-last chunk from `pt` (the buffer is empty) and writes it.
     fn seal_direct(&mut self, pt: &[u8]) -> io::Result<()> {
-        if self.poisoned {
-            return Err(io::Error::other(
-                "an earlier write failed; the container is incomplete",
-            ));
-        }
+        self.check_poisoned()?;
         self.poisoned = true;
         let n = pt.len();
         if self.sealed.len() != n + TAG_LEN {
@@ -242,6 +244,8 @@ impl<W: Write> StreamWriter<W> {
 
 impl<W: Write> Write for StreamWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        // After a failure the buffer may hold a sealed chunk: nothing more may be added.
+        self.check_poisoned()?;
         if data.is_empty() {
             return Ok(0);
         }
@@ -474,6 +478,46 @@ mod tests {
             open(Cipher::Aes256Gcm, 1024, &a),
             Err(Error::DecryptionFailed)
         ));
+    }
+
+    #[test]
+    fn a_failed_write_poisons_the_writer_without_panicking() {
+        /// Accepts `room` bytes, then fails.
+        struct Full {
+            room: usize,
+        }
+        impl Write for Full {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                if self.room == 0 {
+                    return Err(io::Error::other("disk full"));
+                }
+                let n = b.len().min(self.room);
+                self.room -= n;
+                Ok(n)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let stream = Stream::new(Cipher::Aes256Gcm, &[5; 32]).unwrap();
+        let mut w = StreamWriter::new(Full { room: 100 }, stream, 1024);
+        // The first chunk is sealed once more data follows, and its write fails.
+        assert!(w.write_all(&[1u8; 3000]).is_err());
+        for size in [1, 5, 1024, 5000] {
+            assert!(w.write(&vec![2u8; size]).is_err());
+        }
+        assert!(w.finish().is_err());
+
+        // The same when the failing chunk was sealed in the buffer (it then holds ciphertext
+        // and a tag, more than a chunk: adding to it must not be attempted).
+        let stream = Stream::new(Cipher::Aes256Gcm, &[5; 32]).unwrap();
+        let mut w = StreamWriter::new(Full { room: 100 }, stream, 1024);
+        w.write_all(&[1u8; 1024]).unwrap();
+        assert!(w.write(&[1]).is_err());
+        for size in [1, 5, 1024, 5000] {
+            assert!(w.write(&vec![2u8; size]).is_err());
+        }
+        assert!(w.finish().is_err());
     }
 
     #[test]
