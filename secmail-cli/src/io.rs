@@ -12,7 +12,6 @@ use anyhow::{Context, Result};
 
 /// Reads all of `--in` (or stdin), refusing more than `limit` bytes.
 // Unused until the MIME commands land; without the allow, clippy -D warnings fails.
-#[allow(dead_code)]
 pub fn read_input(path: Option<&Path>, limit: u64) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     let read = match path {

@@ -123,7 +123,6 @@ impl Error {
     }
 
     // Unused until the MIME parser lands; without the allow, clippy -D warnings fails.
-    #[allow(dead_code)]
     pub(crate) fn malformed(what: impl Into<String>) -> Self {
         Error::Malformed(what.into())
     }

@@ -14,9 +14,10 @@
 use std::io::{self, Read, Write};
 
 use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::ChaCha20Poly1305;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 use super::format::Cipher;
 use crate::error::{Error, Result};
@@ -87,13 +88,18 @@ impl Stream {
 
     /// Seals `buf` in place as the next chunk and returns its tag.
     pub(crate) fn seal_next(&mut self, buf: &mut [u8], last: bool) -> Result<[u8; TAG_LEN]> {
+        self.seal_inout(buf.into(), last)
+    }
+
+    /// Seals the next chunk from `buf`'s input into its output (no copy beforehand).
+    fn seal_inout(&mut self, buf: InOutBuf<'_, '_, u8>, last: bool) -> Result<[u8; TAG_LEN]> {
         let nonce = self.take_nonce(last).ok_or_else(|| {
             Error::Misuse("the plaintext is longer than a container can hold (2^32 chunks)".into())
         })?;
         let nonce = (&nonce).into();
         let tag = match &self.aead {
-            Aead::Aes(a) => a.encrypt_inout_detached(nonce, &[], buf.into()),
-            Aead::ChaCha(c) => c.encrypt_inout_detached(nonce, &[], buf.into()),
+            Aead::Aes(a) => a.encrypt_inout_detached(nonce, &[], buf),
+            Aead::ChaCha(c) => c.encrypt_inout_detached(nonce, &[], buf),
         }
         .map_err(|_| Error::Misuse("chunk too long for the AEAD".into()))?;
         let mut out = [0u8; TAG_LEN];
@@ -103,18 +109,25 @@ impl Stream {
 
     /// Opens the next chunk in place. On failure, `buf` holds no plaintext.
     pub(crate) fn open_next(&mut self, buf: &mut [u8], tag: &[u8], last: bool) -> Result<()> {
+        self.open_inout(buf.into(), tag, last)
+    }
+
+    /// Opens the next chunk from `buf`'s input into its output. On failure, the output holds
+    /// no plaintext.
+    fn open_inout(&mut self, mut buf: InOutBuf<'_, '_, u8>, tag: &[u8], last: bool) -> Result<()> {
         let nonce = self.take_nonce(last).ok_or(Error::DecryptionFailed)?;
         let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| Error::DecryptionFailed)?;
         let nonce = (&nonce).into();
         let tag = tag.into();
-        // Both crates check the tag before they decrypt, so on failure `buf` is still
-        // ciphertext; it is wiped anyway, so no caller can ever see a byte of it.
+        // Both crates check the tag before they decrypt, so on failure the output was never
+        // written with plaintext; it is wiped anyway, so no caller can see a byte of it even
+        // if a future version decrypted first.
         let ok = match &self.aead {
-            Aead::Aes(a) => a.decrypt_inout_detached(nonce, &[], buf.into(), tag),
-            Aead::ChaCha(c) => c.decrypt_inout_detached(nonce, &[], buf.into(), tag),
+            Aead::Aes(a) => a.decrypt_inout_detached(nonce, &[], buf.reborrow(), tag),
+            Aead::ChaCha(c) => c.decrypt_inout_detached(nonce, &[], buf.reborrow(), tag),
         };
         ok.map_err(|_| {
-            buf.zeroize();
+            buf.get_out().zeroize();
             Error::DecryptionFailed
         })
     }
@@ -128,13 +141,40 @@ pub(crate) fn to_io(e: Error) -> io::Error {
     }
 }
 
+/// The writer's chunk buffer: plaintext in `[..len]`, wiped on drop. Only `[..len]` is wiped:
+/// sealing happens in place, so the spare capacity holds nothing but ciphertext, and wiping a
+/// whole 64 KiB buffer byte by byte (as `Zeroizing<Vec>` does) costs more than sealing a
+/// small container.
+struct PlainBuf(Vec<u8>);
+
+impl Drop for PlainBuf {
+    fn drop(&mut self) {
+        self.0.as_mut_slice().zeroize();
+    }
+}
+
+impl std::ops::Deref for PlainBuf {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PlainBuf {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
 /// Seals what is written into chunks of `chunk` bytes. See the module docs.
 pub(crate) struct StreamWriter<W: Write> {
     inner: W,
     stream: Stream,
     chunk: usize,
     /// Up to `chunk` bytes of plaintext, then (briefly) the sealed chunk and its tag.
-    buf: Zeroizing<Vec<u8>>,
+    buf: PlainBuf,
+    /// Where the fast path seals a chunk (ciphertext only; allocated on first use).
+    sealed: Vec<u8>,
     /// Set once sealing or writing failed: the output is broken, nothing more may follow.
     poisoned: bool,
 }
@@ -145,22 +185,46 @@ impl<W: Write> StreamWriter<W> {
             inner,
             stream,
             chunk,
-            buf: Zeroizing::new(Vec::with_capacity(chunk + TAG_LEN)),
+            buf: PlainBuf(Vec::with_capacity(chunk + TAG_LEN)),
+            sealed: Vec::new(),
             poisoned: false,
         }
     }
 
-    fn seal_buffered(&mut self, last: bool) -> io::Result<()> {
+    fn check_poisoned(&self) -> io::Result<()> {
         if self.poisoned {
-            return Err(io::Error::other(
+            Err(io::Error::other(
                 "an earlier write failed; the container is incomplete",
-            ));
+            ))
+        } else {
+            Ok(())
         }
+    }
+
+    fn seal_buffered(&mut self, last: bool) -> io::Result<()> {
+        self.check_poisoned()?;
         self.poisoned = true;
         let tag = self.stream.seal_next(&mut self.buf, last).map_err(to_io)?;
         self.buf.extend_from_slice(&tag);
         self.inner.write_all(&self.buf)?;
         self.buf.clear();
+        self.poisoned = false;
+        Ok(())
+    }
+
+    /// Seals a full, not-last chunk from `pt` (the buffer is empty) and writes it.
+    fn seal_direct(&mut self, pt: &[u8]) -> io::Result<()> {
+        self.check_poisoned()?;
+        self.poisoned = true;
+        let n = pt.len();
+        if self.sealed.len() != n + TAG_LEN {
+            self.sealed = vec![0; n + TAG_LEN];
+        }
+        let inout = InOutBuf::new(pt, &mut self.sealed[..n])
+            .map_err(|_| io::Error::other("chunk buffer size"))?;
+        let tag = self.stream.seal_inout(inout, false).map_err(to_io)?;
+        self.sealed[n..].copy_from_slice(&tag);
+        self.inner.write_all(&self.sealed)?;
         self.poisoned = false;
         Ok(())
     }
@@ -180,12 +244,19 @@ impl<W: Write> StreamWriter<W> {
 
 impl<W: Write> Write for StreamWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        // After a failure the buffer may hold a sealed chunk: nothing more may be added.
+        self.check_poisoned()?;
         if data.is_empty() {
             return Ok(0);
         }
         // A full buffer is sealed as not-last only now that more data is known to follow.
         if self.buf.len() == self.chunk {
             self.seal_buffered(false)?;
+        }
+        // Fast path: a whole chunk with more after it is sealed straight from `data`, without
+        // first copying it into the buffer.
+        if self.buf.is_empty() && data.len() > self.chunk {
+            return self.seal_direct(&data[..self.chunk]).map(|()| self.chunk);
         }
         let take = (self.chunk - self.buf.len()).min(data.len());
         self.buf.extend_from_slice(&data[..take]);
@@ -205,9 +276,11 @@ pub(crate) struct StreamReader<R: Read> {
     chunk: usize,
     /// One sealed chunk plus one byte of look-ahead; after opening, `buf[pos..end]` is
     /// plaintext not yet handed out.
-    buf: Zeroizing<Vec<u8>>,
+    buf: Vec<u8>,
     pos: usize,
     end: usize,
+    /// How far into `buf` plaintext has ever been staged: wiped on drop.
+    dirty: usize,
     /// The look-ahead byte: the first byte of the next chunk.
     carry: Option<u8>,
     /// The last chunk has been opened.
@@ -222,9 +295,10 @@ impl<R: Read> StreamReader<R> {
             inner,
             stream,
             chunk,
-            buf: Zeroizing::new(vec![0u8; chunk + TAG_LEN + 1]),
+            buf: vec![0u8; chunk + TAG_LEN + 1],
             pos: 0,
             end: 0,
+            dirty: 0,
             carry: None,
             done: false,
             failed: false,
@@ -235,8 +309,9 @@ impl<R: Read> StreamReader<R> {
         &self.inner
     }
 
-    /// Reads, opens and stages the next chunk.
-    fn next_chunk(&mut self) -> io::Result<()> {
+    /// Reads the next sealed chunk into `buf`; returns its plaintext length and whether it is
+    /// the last.
+    fn fill_chunk(&mut self) -> io::Result<(usize, bool)> {
         let cap = self.chunk + TAG_LEN + 1;
         let mut filled = 0;
         if let Some(b) = self.carry.take() {
@@ -265,14 +340,43 @@ impl<R: Read> StreamReader<R> {
         if !last {
             self.carry = Some(self.buf[cap - 1]);
         }
+        Ok((pt_len, last))
+    }
+
+    /// Reads, opens and stages the next chunk in `buf`.
+    fn next_chunk(&mut self) -> io::Result<()> {
+        let (pt_len, last) = self.fill_chunk()?;
         let (body, rest) = self.buf.split_at_mut(pt_len);
         self.stream
             .open_next(body, &rest[..TAG_LEN], last)
             .map_err(to_io)?;
         self.pos = 0;
         self.end = pt_len;
+        self.dirty = self.dirty.max(pt_len);
         self.done = last;
         Ok(())
+    }
+
+    /// Reads the next chunk and opens it straight into `out` (at least a chunk long), saving
+    /// a copy. On failure `out` holds no plaintext.
+    fn next_chunk_into(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let (pt_len, last) = self.fill_chunk()?;
+        let (body, rest) = self.buf.split_at(pt_len);
+        let inout = InOutBuf::new(body, &mut out[..pt_len])
+            .map_err(|_| io::Error::other("chunk buffer size"))?;
+        self.stream
+            .open_inout(inout, &rest[..TAG_LEN], last)
+            .map_err(to_io)?;
+        self.done = last;
+        Ok(pt_len)
+    }
+}
+
+impl<R: Read> Drop for StreamReader<R> {
+    /// Wipes whatever part of the buffer ever held plaintext (the rest only held ciphertext).
+    fn drop(&mut self) {
+        let dirty = self.dirty.min(self.buf.len());
+        self.buf[..dirty].zeroize();
     }
 }
 
@@ -290,6 +394,17 @@ impl<R: Read> Read for StreamReader<R> {
             }
             if self.done || out.is_empty() {
                 return Ok(0);
+            }
+            if out.len() >= self.chunk {
+                match self.next_chunk_into(out) {
+                    // An empty last chunk: loop round to report the end.
+                    Ok(0) => continue,
+                    Ok(n) => return Ok(n),
+                    Err(e) => {
+                        self.failed = true;
+                        return Err(e);
+                    }
+                }
             }
             if let Err(e) = self.next_chunk() {
                 self.failed = true;
@@ -363,6 +478,46 @@ mod tests {
             open(Cipher::Aes256Gcm, 1024, &a),
             Err(Error::DecryptionFailed)
         ));
+    }
+
+    #[test]
+    fn a_failed_write_poisons_the_writer_without_panicking() {
+        /// Accepts `room` bytes, then fails.
+        struct Full {
+            room: usize,
+        }
+        impl Write for Full {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                if self.room == 0 {
+                    return Err(io::Error::other("disk full"));
+                }
+                let n = b.len().min(self.room);
+                self.room -= n;
+                Ok(n)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let stream = Stream::new(Cipher::Aes256Gcm, &[5; 32]).unwrap();
+        let mut w = StreamWriter::new(Full { room: 100 }, stream, 1024);
+        // The first chunk is sealed once more data follows, and its write fails.
+        assert!(w.write_all(&[1u8; 3000]).is_err());
+        for size in [1, 5, 1024, 5000] {
+            assert!(w.write(&vec![2u8; size]).is_err());
+        }
+        assert!(w.finish().is_err());
+
+        // The same when the failing chunk was sealed in the buffer (it then holds ciphertext
+        // and a tag, more than a chunk: adding to it must not be attempted).
+        let stream = Stream::new(Cipher::Aes256Gcm, &[5; 32]).unwrap();
+        let mut w = StreamWriter::new(Full { room: 100 }, stream, 1024);
+        w.write_all(&[1u8; 1024]).unwrap();
+        assert!(w.write(&[1]).is_err());
+        for size in [1, 5, 1024, 5000] {
+            assert!(w.write(&vec![2u8; size]).is_err());
+        }
+        assert!(w.finish().is_err());
     }
 
     #[test]
