@@ -386,7 +386,11 @@ fn field_values<'x>(
 
 /// Unfolds a raw field value: line endings removed (RFC 5322 §2.2.3), then trimmed.
 fn unfold(raw: &[u8]) -> String {
-    let v: Vec<u8> = raw
+    let trimmed = raw.trim_ascii();
+    if memchr::memchr2(b'\r', b'\n', trimmed).is_none() {
+        return String::from_utf8_lossy(trimmed).into_owned();
+    }
+    let v: Vec<u8> = trimmed
         .iter()
         .copied()
         .filter(|&b| b != b'\r' && b != b'\n')
@@ -415,12 +419,9 @@ fn decode_headers(
             let unstructured = ["subject", "comments", "content-description"]
                 .iter()
                 .any(|n| name.eq_ignore_ascii_case(n));
-            let value = match parse_field(parser, field) {
-                Some(HeaderValue::Text(t))
-                    if unstructured && memchr::memmem::find(raw_value, b"=?").is_some() =>
-                {
-                    t.trim().to_owned()
-                }
+            let encoded = unstructured && memchr::memmem::find(raw_value, b"=?").is_some();
+            let value = match encoded.then(|| parse_field(parser, field)).flatten() {
+                Some(HeaderValue::Text(t)) => t.trim().to_owned(),
                 _ => unfold(raw_value),
             };
             HeaderField {
