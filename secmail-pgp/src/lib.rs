@@ -1,3 +1,32 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod certstore;
+mod decrypt;
+mod encrypt;
+mod error;
+mod keys;
+mod policy;
+
+pub use certstore::{CertStore, MAX_STORE_CERTS};
+pub use decrypt::{
+    DecryptOptions, decrypt, decrypt_stream, verify, verify_detached, verify_detached_stream,
+};
+pub use encrypt::{
+    EncryptOptions, MessageWriter, encrypt, encrypt_stream, encrypt_writer, sign, sign_detached,
+    sign_writer,
+};
+pub use error::{Error, Result};
+pub use keys::{
+    Algorithm, Encoding, GeneratedKey, KeyGenOptions, KeyProfile, MAX_CERT_SIZE, SigningKey,
+    apply_revocation, emails, export_cert, export_key, export_revocation, fingerprint_hex,
+    generate, primary_userid, public_cert, read_cert, read_certs,
+};
+pub use policy::{encryption_keys, policy};
+
+/// sequoia-openpgp, re-exported for the types this API uses ([`Cert`], [`Password`]…) and for
+/// what it does not wrap.
+pub use sequoia_openpgp as openpgp;
+pub use sequoia_openpgp::Cert;
+pub use sequoia_openpgp::crypto::Password;
