@@ -18,11 +18,14 @@ use openpgp::crypto::{Password, SessionKey};
 use openpgp::packet::{PKESK, SKESK, Tag};
 use openpgp::parse::stream::{
     DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure,
-    VerificationError, VerificationHelper,
+    VerificationError, VerificationHelper, VerifierBuilder,
 };
 use openpgp::parse::{PacketParser, Parse};
+use openpgp::policy::{HashAlgoSecurity, Policy};
+use openpgp::types::AEADAlgorithm;
 use openpgp::types::{RevocationStatus, SymmetricAlgorithm};
 use secmail_core::{PartProtection, Scheme, SignatureStatus, SignerInfo, Verdict};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 use crate::keys::{emails, primary_userid, unlock};
@@ -385,37 +388,96 @@ fn verdict_of(st: &State, from: Option<String>) -> Verdict {
 /// encryption check [`Verdict::is_fully_encrypted`].
 pub fn decrypt_stream<R: Read + Send + Sync, W: Write>(
     input: R,
-    mut output: W,
+    output: W,
     opts: &DecryptOptions,
 ) -> Result<Verdict> {
     let state = Arc::new(Mutex::new(State::default()));
+    let pol = MessagePolicy::default();
     let helper = Helper::new(opts, state.clone());
+    let fail = |e: anyhow::Error| {
+        let mut st = lock(&state);
+        st.saw_sed |= pol.saw_sed.load(Ordering::Relaxed);
+        classify(&st, "message", e)
+    };
     let builder = DecryptorBuilder::from_reader(input)
-        .map_err(|e| classify(&lock(&state), "message", e))?
+        .map_err(fail)?
         .buffer_size(SEQUOIA_BUFFER);
-    let mut dec = builder
-        .with_policy(policy(), None, helper)
-        .map_err(|e| classify(&lock(&state), "message", e))?;
+    let dec = builder.with_policy(&pol, None, helper).map_err(fail)?;
+    finish(dec, |d| d.message_processed(), output, opts, &state, &pol)
+}
+
+/// Reads `dec` to the end into a spool, then releases the spool to `output` if the whole
+/// message was processed.
+fn finish<D: Read, W: Write>(
+    mut dec: D,
+    processed: impl Fn(&D) -> bool,
+    mut output: W,
+    opts: &DecryptOptions,
+    state: &Mutex<State>,
+    pol: &MessagePolicy,
+) -> Result<Verdict> {
     let mut spool = tempfile::SpooledTempFile::new(opts.spool_in_memory);
-    let n = io::copy(
+    let copied = io::copy(
         &mut (&mut dec).take(opts.max_plaintext.saturating_add(1)),
         &mut spool,
-    )
-    .map_err(|e| classify(&lock(&state), "message", e.into()))?;
+    );
+    let n = match copied {
+        Ok(n) => n,
+        Err(e) => {
+            let mut st = lock(state);
+            st.saw_sed |= pol.saw_sed.load(Ordering::Relaxed);
+            return Err(classify(&st, "message", e.into()));
+        }
+    };
     if n > opts.max_plaintext {
         return Err(Error::TooLarge {
             limit: opts.max_plaintext,
         });
     }
-    if !dec.message_processed() {
+    if !processed(&dec) {
         return Err(Error::Integrity);
     }
     drop(dec);
-    let verdict = verdict_of(&lock(&state), opts.from.clone());
+    let verdict = verdict_of(&lock(state), opts.from.clone());
     spool.seek(SeekFrom::Start(0))?;
     io::copy(&mut spool, &mut output)?;
     output.flush()?;
     Ok(verdict)
+}
+
+/// The standard policy, noting whether it was asked about a packet without integrity
+/// protection (which it rejects), so that the error can say so.
+#[derive(Debug, Default)]
+struct MessagePolicy {
+    saw_sed: AtomicBool,
+}
+
+impl Policy for MessagePolicy {
+    fn signature(
+        &self,
+        sig: &openpgp::packet::Signature,
+        sec: HashAlgoSecurity,
+    ) -> openpgp::Result<()> {
+        policy().signature(sig, sec)
+    }
+    fn key(
+        &self,
+        ka: &ValidErasedKeyAmalgamation<openpgp::packet::key::PublicParts>,
+    ) -> openpgp::Result<()> {
+        policy().key(ka)
+    }
+    fn symmetric_algorithm(&self, algo: SymmetricAlgorithm) -> openpgp::Result<()> {
+        policy().symmetric_algorithm(algo)
+    }
+    fn aead_algorithm(&self, algo: AEADAlgorithm) -> openpgp::Result<()> {
+        policy().aead_algorithm(algo)
+    }
+    fn packet(&self, packet: &openpgp::Packet) -> openpgp::Result<()> {
+        if packet.tag() == Tag::SED {
+            self.saw_sed.store(true, Ordering::Relaxed);
+        }
+        policy().packet(packet)
+    }
 }
 
 /// Decrypts and verifies a message in one call.
@@ -425,16 +487,36 @@ pub fn decrypt(message: &[u8], opts: &DecryptOptions) -> Result<(Vec<u8>, Verdic
     Ok((out, v))
 }
 
-/// Verifies an inline-signed message (or a cleartext-signed one) and returns its content and
-/// the verdict. The same as [`decrypt`] without keys: an encrypted message fails with
-/// [`Error::CannotDecrypt`].
+/// Verifies an inline-signed or cleartext-signed message from `input`, writing its content
+/// to `output` once every signature was evaluated (the content is released whatever the
+/// signatures' status: check the returned [`Verdict`]). An encrypted message is refused.
+pub fn verify_stream<R: Read + Send + Sync, W: Write>(
+    input: R,
+    output: W,
+    certs: &[Cert],
+    from: Option<String>,
+) -> Result<Verdict> {
+    let state = Arc::new(Mutex::new(State::default()));
+    let pol = MessagePolicy::default();
+    let opts = DecryptOptions::new()
+        .verify_with_all(certs.iter().cloned())
+        .from(from);
+    let helper = Helper::new(&opts, state.clone());
+    let fail = |e: anyhow::Error| classify(&lock(&state), "signed message", e);
+    let v = VerifierBuilder::from_reader(input)
+        .map_err(fail)?
+        .buffer_size(SEQUOIA_BUFFER)
+        .with_policy(&pol, None, helper)
+        .map_err(fail)?;
+    finish(v, |v| v.message_processed(), output, &opts, &state, &pol)
+}
+
+/// Verifies an inline-signed or cleartext-signed message in one call, returning its content
+/// and the verdict.
 pub fn verify(message: &[u8], certs: &[Cert], from: Option<String>) -> Result<(Vec<u8>, Verdict)> {
-    decrypt(
-        message,
-        &DecryptOptions::new()
-            .verify_with_all(certs.iter().cloned())
-            .from(from),
-    )
+    let mut out = Vec::new();
+    let v = verify_stream(message, &mut out, certs, from)?;
+    Ok((out, v))
 }
 
 /// Verifies a detached signature (armored or binary) over the data read from `data`.

@@ -12,6 +12,7 @@ mod policy;
 pub use certstore::{CertStore, MAX_STORE_CERTS};
 pub use decrypt::{
     DecryptOptions, decrypt, decrypt_stream, verify, verify_detached, verify_detached_stream,
+    verify_stream,
 };
 pub use encrypt::{
     EncryptOptions, MessageWriter, encrypt, encrypt_stream, encrypt_writer, sign, sign_detached,
