@@ -109,6 +109,18 @@ impl DecryptOptions {
         self
     }
 
+    /// The certificates signatures are checked with: those given to
+    /// [`DecryptOptions::verify_with`] and the public halves of the keys.
+    pub fn verification_certs(&self) -> Vec<Cert> {
+        let mut certs = self.verify_with.clone();
+        certs.extend(
+            self.keys
+                .iter()
+                .map(|k| k.clone().strip_secret_key_material()),
+        );
+        certs
+    }
+
     /// How much plaintext is held in memory before spooling to a temporary file.
     pub fn spool_in_memory(mut self, bytes: usize) -> Self {
         self.spool_in_memory = bytes;

@@ -7,6 +7,7 @@ mod decrypt;
 mod encrypt;
 mod error;
 mod keys;
+mod mime;
 mod policy;
 
 pub use certstore::{CertStore, MAX_STORE_CERTS};
@@ -24,6 +25,7 @@ pub use keys::{
     apply_revocation, emails, export_cert, export_key, export_revocation, fingerprint_hex,
     generate, primary_userid, public_cert, read_cert, read_certs,
 };
+pub use mime::{decrypt_mail, encrypt_mail, sign_mail, verify_mail};
 pub use policy::{encryption_keys, policy};
 
 /// sequoia-openpgp, re-exported for the types this API uses ([`Cert`], [`Password`]…) and for
