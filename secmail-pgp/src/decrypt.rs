@@ -42,6 +42,7 @@ pub struct DecryptOptions {
     passwords: Vec<Password>,
     verify_with: Vec<Cert>,
     from: Option<String>,
+    pub(crate) required_signers: Vec<String>,
     max_plaintext: u64,
     spool_in_memory: usize,
 }
@@ -54,6 +55,7 @@ impl Default for DecryptOptions {
             passwords: Vec::new(),
             verify_with: Vec::new(),
             from: None,
+            required_signers: Vec::new(),
             max_plaintext: 16 * 1024 * 1024 * 1024,
             spool_in_memory: 8 * 1024 * 1024,
         }
@@ -101,6 +103,27 @@ impl DecryptOptions {
     pub fn from(mut self, from: Option<String>) -> Self {
         self.from = from;
         self
+    }
+
+    /// Requires a good signature by `cert` (or by another certificate required this way):
+    /// without one, the call fails with [`Error::NoGoodSignature`] and releases nothing.
+    /// The certificate is also used to check signatures.
+    pub fn require_signer(mut self, cert: Cert) -> Self {
+        self.required_signers.push(cert.fingerprint().to_hex());
+        self.verify_with.push(cert);
+        self
+    }
+
+    /// Whether `verdict` satisfies [`DecryptOptions::require_signer`] (always, when no signer
+    /// is required).
+    pub fn signers_satisfied(&self, verdict: &Verdict) -> bool {
+        self.required_signers.is_empty()
+            || verdict.signatures.iter().any(|s| {
+                s.status.is_good()
+                    && s.fingerprint
+                        .as_ref()
+                        .is_some_and(|f| self.required_signers.contains(f))
+            })
     }
 
     /// The largest plaintext accepted (a bound against decompression bombs).
@@ -451,6 +474,9 @@ fn finish<D: Read, W: Write>(
     }
     drop(dec);
     let verdict = verdict_of(&lock(state), opts.from.clone());
+    if !opts.signers_satisfied(&verdict) {
+        return Err(Error::NoGoodSignature);
+    }
     spool.seek(SeekFrom::Start(0))?;
     io::copy(&mut spool, &mut output)?;
     output.flush()?;

@@ -133,6 +133,9 @@ pub fn decrypt_mail(message: &[u8], opts: &DecryptOptions) -> Result<(Vec<u8>, V
         Some(Protection::PgpMimeEncrypted) => {}
         Some(Protection::PgpMimeSigned { .. }) => {
             let v = verify_mail(message, &certs_of(opts))?;
+            if !opts.signers_satisfied(&v) {
+                return Err(Error::NoGoodSignature);
+            }
             return Ok((message.to_vec(), v));
         }
         Some(Protection::InlinePgp(InlinePgp::Message))
@@ -148,7 +151,11 @@ pub fn decrypt_mail(message: &[u8], opts: &DecryptOptions) -> Result<(Vec<u8>, V
         }
     }
     let ep = EncryptedParts::of(root)?;
-    let (inner_bytes, dv) = decrypt(ep.payload.body().bytes(), opts)?;
+    // The signature may be a multipart/signed inside: required signers are checked below,
+    // over everything found.
+    let mut outer_opts = opts.clone();
+    outer_opts.required_signers.clear();
+    let (inner_bytes, dv) = decrypt(ep.payload.body().bytes(), &outer_opts)?;
     if !dv.is_fully_encrypted() {
         return Err(Error::malformed(
             "PGP/MIME message",
@@ -199,6 +206,9 @@ pub fn decrypt_mail(message: &[u8], opts: &DecryptOptions) -> Result<(Vec<u8>, V
         verdict.add_signature(s);
     }
     verdict.header_protection = hp;
+    if !opts.signers_satisfied(&verdict) {
+        return Err(Error::NoGoodSignature);
+    }
     Ok((out, verdict))
 }
 
@@ -211,7 +221,11 @@ fn inline(msg: &Message, opts: &DecryptOptions) -> Result<(Vec<u8>, Verdict)> {
         Some(Protection::InlinePgp(InlinePgp::SignedMessage)) => {
             verify(body, &certs_of(opts), None)?
         }
-        _ => decrypt(body, opts)?,
+        _ => {
+            let mut o = opts.clone();
+            o.required_signers.clear();
+            decrypt(body, &o)?
+        }
     };
     let mut out = outer_fields(msg);
     out.extend_from_slice(
@@ -231,6 +245,9 @@ fn inline(msg: &Message, opts: &DecryptOptions) -> Result<(Vec<u8>, Verdict)> {
     for mut s in dv.signatures {
         s.covers = vec![String::new()];
         verdict.add_signature(s);
+    }
+    if !opts.signers_satisfied(&verdict) {
+        return Err(Error::NoGoodSignature);
     }
     Ok((out, verdict))
 }
