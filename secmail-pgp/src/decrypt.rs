@@ -361,6 +361,9 @@ impl DecryptionHelper for Helper {
             }
         }
         for skesk in skesks {
+            if !self.passwords.is_empty() && !s2k_within_limits(skesk) {
+                continue;
+            }
             for pw in &self.passwords {
                 if let Ok((algo, sk)) = skesk.decrypt(pw)
                     && decrypt(algo, &sk)
@@ -372,6 +375,27 @@ impl DecryptionHelper for Helper {
             }
         }
         Err(anyhow::anyhow!("no key or password opens the message"))
+    }
+}
+
+/// Whether a password packet's Argon2 parameters (chosen by the sender, who may be an
+/// attacker) stay within core's [`Limits`](secmail_core::Limits) for passphrase
+/// containers; sequoia itself accepts up to 2 TiB of memory and 255 passes.
+fn s2k_within_limits(skesk: &SKESK) -> bool {
+    let s2k = match skesk {
+        SKESK::V4(s) => s.s2k(),
+        SKESK::V6(s) => s.s2k(),
+        _ => return true,
+    };
+    let lim = secmail_core::Limits::default();
+    match s2k {
+        openpgp::crypto::S2K::Argon2 { t, p, m, .. } => {
+            let mem_kib = 1u64.checked_shl(u32::from(*m)).unwrap_or(u64::MAX);
+            mem_kib <= lim.max_kdf_memory_kib as u64
+                && usize::from(*t) <= lim.max_kdf_passes
+                && usize::from(*p) <= lim.max_kdf_lanes
+        }
+        _ => true,
     }
 }
 

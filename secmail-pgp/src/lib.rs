@@ -6,6 +6,8 @@ mod certstore;
 mod decrypt;
 mod encrypt;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod keys;
 mod mime;
 mod policy;
