@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod autocrypt;
 mod certstore;
 mod decrypt;
 mod encrypt;
@@ -12,6 +13,10 @@ mod keys;
 mod mime;
 mod policy;
 
+pub use autocrypt::{
+    AutocryptHeader, PreferEncrypt, add_autocrypt_header, add_gossip_headers, autocrypt_value,
+    minimal_cert, parse_autocrypt, read_autocrypt, read_gossip,
+};
 pub use certstore::{CertStore, MAX_STORE_CERTS};
 pub use decrypt::{
     DecryptOptions, decrypt, decrypt_stream, verify, verify_detached, verify_detached_stream,

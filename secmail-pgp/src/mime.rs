@@ -66,7 +66,14 @@ pub fn encrypt_mail(
     recipients: &[&Cert],
     signer: Option<&SigningKey>,
 ) -> Result<Vec<u8>> {
-    let ph = protect_headers(message, true, HeaderConfidentiality::Baseline)?;
+    // Autocrypt-Gossip travels inside the encryption only (Autocrypt Level 1 §2.7).
+    let (gossip, message) = split_gossip(message)?;
+    let mut ph = protect_headers(&message, true, HeaderConfidentiality::Baseline)?;
+    if !gossip.is_empty() {
+        let mut p = gossip;
+        p.extend_from_slice(&ph.payload);
+        ph.payload = p;
+    }
     let inner = match signer {
         Some(s) => {
             let canon = canonicalize(&ph.payload)?;
@@ -83,6 +90,35 @@ pub fn encrypt_mail(
     let armored = encrypt(&inner, &opts)?;
     let body = encrypted_pgp_mime(&armored)?;
     Ok(wrap(&ph.outer, &body)?)
+}
+
+/// Splits the top-level `Autocrypt-Gossip` fields (raw, CRLF-terminated) from the message.
+fn split_gossip(message: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    let msg = Message::parse(message.to_vec())?;
+    let raw = msg.raw();
+    let mut gossip = Vec::new();
+    let mut rest = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    for f in msg.root().headers() {
+        if !f.name.eq_ignore_ascii_case("autocrypt-gossip") {
+            continue;
+        }
+        let r = f.range.clone();
+        if r.start < at || r.end > raw.len() {
+            continue;
+        }
+        rest.extend_from_slice(&raw[at..r.start]);
+        gossip.extend_from_slice(&raw[r.clone()]);
+        gossip.extend_from_slice(b"\r\n");
+        at = r.end;
+        if raw[at..].starts_with(b"\r\n") {
+            at += 2;
+        } else if raw[at..].starts_with(b"\n") {
+            at += 1;
+        }
+    }
+    rest.extend_from_slice(&raw[at..]);
+    Ok((gossip, rest))
 }
 
 /// The content leaves (non-multipart parts) of `part`, as unprotected [`PartProtection`]s.
