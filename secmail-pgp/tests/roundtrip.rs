@@ -137,7 +137,7 @@ fn v6_recipients_get_seipdv2_and_v4_get_seipdv1() {
 
 #[test]
 fn flipped_bytes_are_refused_with_no_output() {
-    let (a, b) = (alice(), bob());
+    let a = alice();
     let signer = SigningKey::new(&a, &[]).unwrap();
     let pt = vec![7u8; 5000];
     for profile in [KeyProfile::Rfc4880, KeyProfile::Rfc9580] {
@@ -171,7 +171,6 @@ fn flipped_bytes_are_refused_with_no_output() {
             }
         }
     }
-    let _ = b;
 }
 
 #[test]
@@ -315,5 +314,40 @@ fn rsa4096_and_v6_keys_work() {
         let (pt, v) = decrypt(&ct, &DecryptOptions::new().key(k.clone())).unwrap();
         assert_eq!(pt, b"z");
         assert!(v.signatures[0].status.is_good());
+    }
+}
+
+#[test]
+fn large_messages_spool_to_disk_and_release_nothing_on_failure() {
+    let pt: Vec<u8> = (0..3_000_000u32).map(|i| (i % 241) as u8).collect();
+    for profile in [KeyProfile::Rfc4880, KeyProfile::Rfc9580] {
+        let r = key("R <r@example.org>", Algorithm::Cv25519, profile);
+        let ct = encrypt(
+            &pt,
+            &EncryptOptions::new()
+                .recipient(&r)
+                .encoding(Encoding::Binary),
+        )
+        .unwrap();
+        // Past 64 KiB the plaintext goes to an unnamed temporary file, then to the writer.
+        let opts = DecryptOptions::new()
+            .key(r.clone())
+            .spool_in_memory(64 * 1024);
+        let mut out = Vec::new();
+        decrypt_stream(&ct[..], &mut out, &opts).unwrap();
+        assert!(out == pt, "round trip through the file spool");
+        // Altered near the end: megabytes were decrypted, none released.
+        let mut bad = ct.clone();
+        let at = bad.len() - 40;
+        bad[at] ^= 0x80;
+        let mut out = Vec::new();
+        assert!(decrypt_stream(&bad[..], &mut out, &opts).is_err());
+        assert!(out.is_empty());
+        // Over the plaintext bound: refused.
+        let mut out = Vec::new();
+        let e =
+            decrypt_stream(&ct[..], &mut out, &opts.clone().max_plaintext(1_000_000)).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+        assert!(out.is_empty());
     }
 }
