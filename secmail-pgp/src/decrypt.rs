@@ -1,0 +1,615 @@
+//! Decryption and verification, filling core's [`Verdict`].
+//!
+//! No unauthenticated plaintext: the decrypted data is spooled (in memory up to
+//! [`DecryptOptions::spool_in_memory`], then in an unnamed temporary file) and copied to the
+//! caller's writer only after the whole message was processed: the MDC (SEIPDv1) or every AEAD
+//! chunk and the final tag (SEIPDv2) checked, the packet structure complete, every signature
+//! evaluated. On any failure the spool is dropped and the writer has received nothing.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::UNIX_EPOCH;
+
+use sequoia_openpgp as openpgp;
+
+use openpgp::KeyHandle;
+use openpgp::cert::prelude::*;
+use openpgp::crypto::{Password, SessionKey};
+use openpgp::packet::{PKESK, SKESK, Tag};
+use openpgp::parse::stream::{
+    DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure,
+    VerificationError, VerificationHelper, VerifierBuilder,
+};
+use openpgp::parse::{PacketParser, Parse};
+use openpgp::policy::{HashAlgoSecurity, Policy};
+use openpgp::types::AEADAlgorithm;
+use openpgp::types::{RevocationStatus, SymmetricAlgorithm};
+use secmail_core::{PartProtection, Scheme, SignatureStatus, SignerInfo, Verdict};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::{Error, Result};
+use crate::keys::{emails, primary_userid, unlock};
+use crate::policy::policy;
+
+/// What sequoia itself buffers before releasing data to us (we spool after it anyway).
+const SEQUOIA_BUFFER: usize = 1024 * 1024;
+
+/// Keys, passphrases and certificates for decryption and verification.
+#[derive(Debug, Clone)]
+pub struct DecryptOptions {
+    keys: Vec<Cert>,
+    key_passphrases: Vec<Password>,
+    passwords: Vec<Password>,
+    verify_with: Vec<Cert>,
+    from: Option<String>,
+    pub(crate) required_signers: Vec<String>,
+    max_plaintext: u64,
+    spool_in_memory: usize,
+}
+
+impl Default for DecryptOptions {
+    fn default() -> Self {
+        DecryptOptions {
+            keys: Vec::new(),
+            key_passphrases: Vec::new(),
+            passwords: Vec::new(),
+            verify_with: Vec::new(),
+            from: None,
+            required_signers: Vec::new(),
+            max_plaintext: 16 * 1024 * 1024 * 1024,
+            spool_in_memory: 8 * 1024 * 1024,
+        }
+    }
+}
+
+impl DecryptOptions {
+    /// No keys yet; plaintext up to 16 GiB; 8 MiB spooled in memory.
+    pub fn new() -> Self {
+        DecryptOptions::default()
+    }
+
+    /// A secret key that may decrypt (its certificate also counts for verification).
+    pub fn key(mut self, key: Cert) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// A passphrase to try on protected secret keys.
+    pub fn key_passphrase(mut self, p: Password) -> Self {
+        self.key_passphrases.push(p);
+        self
+    }
+
+    /// A password to try on password-encrypted (SKESK) messages.
+    pub fn password(mut self, p: Password) -> Self {
+        self.passwords.push(p);
+        self
+    }
+
+    /// A certificate to check signatures with.
+    pub fn verify_with(mut self, cert: Cert) -> Self {
+        self.verify_with.push(cert);
+        self
+    }
+
+    /// Certificates to check signatures with.
+    pub fn verify_with_all(mut self, certs: impl IntoIterator<Item = Cert>) -> Self {
+        self.verify_with.extend(certs);
+        self
+    }
+
+    /// The address in the message's `From`, to compare with the signers'
+    /// ([`SignerInfo::matches_from`]).
+    pub fn from(mut self, from: Option<String>) -> Self {
+        self.from = from;
+        self
+    }
+
+    /// Requires a good signature by `cert` (or by another certificate required this way):
+    /// without one, the call fails with [`Error::NoGoodSignature`] and releases nothing.
+    /// The certificate is also used to check signatures.
+    pub fn require_signer(mut self, cert: Cert) -> Self {
+        self.required_signers.push(cert.fingerprint().to_hex());
+        self.verify_with.push(cert);
+        self
+    }
+
+    /// Whether `verdict` satisfies [`DecryptOptions::require_signer`] (always, when no signer
+    /// is required).
+    pub fn signers_satisfied(&self, verdict: &Verdict) -> bool {
+        self.required_signers.is_empty()
+            || verdict.signatures.iter().any(|s| {
+                s.status.is_good()
+                    && s.fingerprint
+                        .as_ref()
+                        .is_some_and(|f| self.required_signers.contains(f))
+            })
+    }
+
+    /// The largest plaintext accepted (a bound against decompression bombs).
+    pub fn max_plaintext(mut self, bytes: u64) -> Self {
+        self.max_plaintext = bytes;
+        self
+    }
+
+    /// The certificates signatures are checked with: those given to
+    /// [`DecryptOptions::verify_with`] and the public halves of the keys.
+    pub fn verification_certs(&self) -> Vec<Cert> {
+        let mut certs = self.verify_with.clone();
+        certs.extend(
+            self.keys
+                .iter()
+                .map(|k| k.clone().strip_secret_key_material()),
+        );
+        certs
+    }
+
+    /// How much plaintext is held in memory before spooling to a temporary file.
+    pub fn spool_in_memory(mut self, bytes: usize) -> Self {
+        self.spool_in_memory = bytes;
+        self
+    }
+}
+
+#[derive(Default)]
+struct State {
+    saw_sed: bool,
+    tried_decrypt: bool,
+    session_key_found: bool,
+    key_locked: Option<String>,
+    encrypted: bool,
+    decrypted_with: Option<String>,
+    sigs: Vec<SignerInfo>,
+}
+
+struct Helper {
+    keys: Vec<Cert>,
+    key_passphrases: Vec<Password>,
+    passwords: Vec<Password>,
+    certs: Vec<Cert>,
+    state: Arc<Mutex<State>>,
+}
+
+fn lock(s: &Mutex<State>) -> MutexGuard<'_, State> {
+    match s.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Helper {
+    fn new(opts: &DecryptOptions, state: Arc<Mutex<State>>) -> Self {
+        let mut certs = opts.verify_with.clone();
+        certs.extend(
+            opts.keys
+                .iter()
+                .map(|k| k.clone().strip_secret_key_material()),
+        );
+        Helper {
+            keys: opts.keys.clone(),
+            key_passphrases: opts.key_passphrases.clone(),
+            passwords: opts.passwords.clone(),
+            certs,
+            state,
+        }
+    }
+}
+
+fn secs(t: std::time::SystemTime) -> Option<i64> {
+    t.duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+}
+
+fn signer_info(
+    status: SignatureStatus,
+    cert: Option<&Cert>,
+    sig: Option<&openpgp::packet::Signature>,
+) -> SignerInfo {
+    let mut si = SignerInfo::new(Scheme::OpenPgp, status);
+    if let Some(c) = cert {
+        si.fingerprint = Some(c.fingerprint().to_hex());
+        si.identity = primary_userid(c);
+        si.addresses = emails(c);
+    } else if let Some(sig) = sig {
+        si.fingerprint = sig
+            .issuer_fingerprints()
+            .next()
+            .map(|f| f.to_hex())
+            .or_else(|| sig.issuers().next().map(|k| k.to_hex()));
+    }
+    if let Some(sig) = sig {
+        si.signed_at = sig.signature_creation_time().and_then(secs);
+    }
+    si.covers.push(String::new());
+    si
+}
+
+/// Classifies a key that sequoia found unusable for a signature.
+fn key_status(cert: &Cert, key_revoked: bool, key_alive: bool) -> SignatureStatus {
+    let cert_revoked = matches!(
+        cert.revocation_status(policy(), None),
+        RevocationStatus::Revoked(_)
+    );
+    if key_revoked || cert_revoked {
+        SignatureStatus::Revoked
+    } else if !key_alive {
+        SignatureStatus::Expired
+    } else {
+        SignatureStatus::Error
+    }
+}
+
+impl VerificationHelper for Helper {
+    fn inspect(&mut self, pp: &PacketParser) -> openpgp::Result<()> {
+        if pp.packet.tag() == Tag::SED {
+            lock(&self.state).saw_sed = true;
+            return Err(anyhow::anyhow!("SED packet refused"));
+        }
+        Ok(())
+    }
+
+    fn get_certs(&mut self, _ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        Ok(self.certs.clone())
+    }
+
+    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+        let mut st = lock(&self.state);
+        for layer in structure {
+            match layer {
+                MessageLayer::Encryption { .. } => st.encrypted = true,
+                MessageLayer::Compression { .. } => {}
+                MessageLayer::SignatureGroup { results } => {
+                    for r in results {
+                        let si = match r {
+                            Ok(good) => signer_info(
+                                SignatureStatus::Good,
+                                Some(good.ka.cert()),
+                                Some(good.sig),
+                            ),
+                            Err(VerificationError::MissingKey { sig }) => {
+                                signer_info(SignatureStatus::UnknownKey, None, Some(sig))
+                            }
+                            Err(VerificationError::BadSignature { sig, ka, error }) => {
+                                let mut si =
+                                    signer_info(SignatureStatus::Bad, Some(ka.cert()), Some(sig));
+                                si.detail = Some(error.to_string());
+                                si
+                            }
+                            Err(VerificationError::BadKey { sig, ka, error }) => {
+                                let revoked =
+                                    matches!(ka.revocation_status(), RevocationStatus::Revoked(_));
+                                let st = key_status(ka.cert(), revoked, ka.alive().is_ok());
+                                let mut si = signer_info(st, Some(ka.cert()), Some(sig));
+                                si.detail = Some(error.to_string());
+                                si
+                            }
+                            Err(VerificationError::UnboundKey { sig, cert, error }) => {
+                                let alive = cert
+                                    .with_policy(policy(), None)
+                                    .map(|vc| vc.alive().is_ok())
+                                    .unwrap_or(true);
+                                let st = key_status(cert, false, alive);
+                                let mut si = signer_info(st, Some(cert), Some(sig));
+                                si.detail = Some(error.to_string());
+                                si
+                            }
+                            Err(VerificationError::MalformedSignature { sig, error }) => {
+                                let mut si = signer_info(SignatureStatus::Error, None, Some(sig));
+                                si.detail = Some(error.to_string());
+                                si
+                            }
+                            Err(e) => {
+                                let mut si = signer_info(SignatureStatus::Error, None, None);
+                                si.detail = Some(e.to_string());
+                                si
+                            }
+                        };
+                        st.sigs.push(si);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DecryptionHelper for Helper {
+    fn decrypt(
+        &mut self,
+        pkesks: &[PKESK],
+        skesks: &[SKESK],
+        sym_algo: Option<SymmetricAlgorithm>,
+        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
+    ) -> openpgp::Result<Option<Cert>> {
+        let mut st = lock(&self.state);
+        st.tried_decrypt = true;
+        for pkesk in pkesks {
+            let want = pkesk.recipient();
+            for cert in &self.keys {
+                // Any encryption-capable secret key bound by a valid signature: expiry and
+                // revocation stop encryption *to* a key, not decryption of what was sent.
+                let Ok(vc) = cert.with_policy(policy(), None) else {
+                    continue;
+                };
+                for ka in vc
+                    .keys()
+                    .secret()
+                    .for_transport_encryption()
+                    .for_storage_encryption()
+                {
+                    if let Some(w) = &want
+                        && !ka.key().key_handle().aliases(w)
+                    {
+                        continue;
+                    }
+                    let Some(mut kp) = unlock(
+                        ka.key().clone().role_into_unspecified(),
+                        &self.key_passphrases,
+                    ) else {
+                        st.key_locked = Some(cert.fingerprint().to_hex());
+                        continue;
+                    };
+                    if let Some((algo, sk)) = pkesk.decrypt(&mut kp, sym_algo)
+                        && decrypt(algo, &sk)
+                    {
+                        st.session_key_found = true;
+                        st.decrypted_with = Some(cert.fingerprint().to_hex());
+                        return Ok(Some(cert.clone()));
+                    }
+                }
+            }
+        }
+        for skesk in skesks {
+            if !self.passwords.is_empty() && !s2k_within_limits(skesk) {
+                continue;
+            }
+            for pw in &self.passwords {
+                if let Ok((algo, sk)) = skesk.decrypt(pw)
+                    && decrypt(algo, &sk)
+                {
+                    st.session_key_found = true;
+                    st.decrypted_with = Some("password".into());
+                    return Ok(None);
+                }
+            }
+        }
+        Err(anyhow::anyhow!("no key or password opens the message"))
+    }
+}
+
+/// Whether a password packet's Argon2 parameters (chosen by the sender, who may be an
+/// attacker) stay within core's [`Limits`](secmail_core::Limits) for passphrase
+/// containers; sequoia itself accepts up to 2 TiB of memory and 255 passes.
+fn s2k_within_limits(skesk: &SKESK) -> bool {
+    let s2k = match skesk {
+        SKESK::V4(s) => s.s2k(),
+        SKESK::V6(s) => s.s2k(),
+        _ => return true,
+    };
+    let lim = secmail_core::Limits::default();
+    match s2k {
+        openpgp::crypto::S2K::Argon2 { t, p, m, .. } => {
+            let mem_kib = 1u64.checked_shl(u32::from(*m)).unwrap_or(u64::MAX);
+            mem_kib <= lim.max_kdf_memory_kib as u64
+                && usize::from(*t) <= lim.max_kdf_passes
+                && usize::from(*p) <= lim.max_kdf_lanes
+        }
+        _ => true,
+    }
+}
+
+fn classify(st: &State, what: &'static str, e: anyhow::Error) -> Error {
+    if st.saw_sed {
+        return Error::NoIntegrityProtection;
+    }
+    if let Some(io) = e.downcast_ref::<io::Error>()
+        && io.kind() != io::ErrorKind::InvalidData
+        && io.kind() != io::ErrorKind::UnexpectedEof
+        && io.kind() != io::ErrorKind::Other
+    {
+        return Error::Io(io::Error::new(io.kind(), io.to_string()));
+    }
+    if st.session_key_found {
+        Error::Integrity
+    } else if let Some(fpr) = &st.key_locked {
+        Error::KeyLocked {
+            fingerprint: fpr.clone(),
+        }
+    } else if st.tried_decrypt {
+        Error::CannotDecrypt
+    } else {
+        Error::malformed_any(what, e)
+    }
+}
+
+fn verdict_of(st: &State, from: Option<String>) -> Verdict {
+    let mut v = Verdict::new(from);
+    let mut part = PartProtection::new("");
+    part.encrypted = st.encrypted;
+    if st.encrypted {
+        part.scheme = Some(Scheme::OpenPgp);
+        part.decrypted_with = st.decrypted_with.clone();
+    }
+    v.parts.push(part);
+    for s in &st.sigs {
+        v.add_signature(s.clone());
+    }
+    v
+}
+
+/// Decrypts (or, for a signed-only message, just reads) an OpenPGP message from `input` and
+/// verifies its signatures, writing the plaintext to `output` only once everything checked.
+///
+/// The returned [`Verdict`] has one part (path `""`, the whole plaintext): whether it was
+/// encrypted and with which key (or `"password"`), and every signature found. A message that
+/// is not encrypted at all comes back with `encrypted == false`: callers that require
+/// encryption check [`Verdict::is_fully_encrypted`].
+pub fn decrypt_stream<R: Read + Send + Sync, W: Write>(
+    input: R,
+    output: W,
+    opts: &DecryptOptions,
+) -> Result<Verdict> {
+    let state = Arc::new(Mutex::new(State::default()));
+    let pol = MessagePolicy::default();
+    let helper = Helper::new(opts, state.clone());
+    let fail = |e: anyhow::Error| {
+        let mut st = lock(&state);
+        st.saw_sed |= pol.saw_sed.load(Ordering::Relaxed);
+        classify(&st, "message", e)
+    };
+    let builder = DecryptorBuilder::from_reader(input)
+        .map_err(fail)?
+        .buffer_size(SEQUOIA_BUFFER);
+    let dec = builder.with_policy(&pol, None, helper).map_err(fail)?;
+    finish(dec, |d| d.message_processed(), output, opts, &state, &pol)
+}
+
+/// Reads `dec` to the end into a spool, then releases the spool to `output` if the whole
+/// message was processed.
+fn finish<D: Read, W: Write>(
+    mut dec: D,
+    processed: impl Fn(&D) -> bool,
+    mut output: W,
+    opts: &DecryptOptions,
+    state: &Mutex<State>,
+    pol: &MessagePolicy,
+) -> Result<Verdict> {
+    let mut spool = tempfile::SpooledTempFile::new(opts.spool_in_memory);
+    let copied = io::copy(
+        &mut (&mut dec).take(opts.max_plaintext.saturating_add(1)),
+        &mut spool,
+    );
+    let n = match copied {
+        Ok(n) => n,
+        Err(e) => {
+            let mut st = lock(state);
+            st.saw_sed |= pol.saw_sed.load(Ordering::Relaxed);
+            return Err(classify(&st, "message", e.into()));
+        }
+    };
+    if n > opts.max_plaintext {
+        return Err(Error::TooLarge {
+            limit: opts.max_plaintext,
+        });
+    }
+    if !processed(&dec) {
+        return Err(Error::Integrity);
+    }
+    drop(dec);
+    let verdict = verdict_of(&lock(state), opts.from.clone());
+    if !opts.signers_satisfied(&verdict) {
+        return Err(Error::NoGoodSignature);
+    }
+    spool.seek(SeekFrom::Start(0))?;
+    io::copy(&mut spool, &mut output)?;
+    output.flush()?;
+    Ok(verdict)
+}
+
+/// The standard policy, noting whether it was asked about a packet without integrity
+/// protection (which it rejects), so that the error can say so.
+#[derive(Debug, Default)]
+struct MessagePolicy {
+    saw_sed: AtomicBool,
+}
+
+impl Policy for MessagePolicy {
+    fn signature(
+        &self,
+        sig: &openpgp::packet::Signature,
+        sec: HashAlgoSecurity,
+    ) -> openpgp::Result<()> {
+        policy().signature(sig, sec)
+    }
+    fn key(
+        &self,
+        ka: &ValidErasedKeyAmalgamation<openpgp::packet::key::PublicParts>,
+    ) -> openpgp::Result<()> {
+        policy().key(ka)
+    }
+    fn symmetric_algorithm(&self, algo: SymmetricAlgorithm) -> openpgp::Result<()> {
+        policy().symmetric_algorithm(algo)
+    }
+    fn aead_algorithm(&self, algo: AEADAlgorithm) -> openpgp::Result<()> {
+        policy().aead_algorithm(algo)
+    }
+    fn packet(&self, packet: &openpgp::Packet) -> openpgp::Result<()> {
+        if packet.tag() == Tag::SED {
+            self.saw_sed.store(true, Ordering::Relaxed);
+        }
+        policy().packet(packet)
+    }
+}
+
+/// Decrypts and verifies a message in one call.
+pub fn decrypt(message: &[u8], opts: &DecryptOptions) -> Result<(Vec<u8>, Verdict)> {
+    let mut out = Vec::new();
+    let v = decrypt_stream(message, &mut out, opts)?;
+    Ok((out, v))
+}
+
+/// Verifies an inline-signed or cleartext-signed message from `input`, writing its content
+/// to `output` once every signature was evaluated (the content is released whatever the
+/// signatures' status: check the returned [`Verdict`]). An encrypted message is refused.
+pub fn verify_stream<R: Read + Send + Sync, W: Write>(
+    input: R,
+    output: W,
+    certs: &[Cert],
+    from: Option<String>,
+) -> Result<Verdict> {
+    let state = Arc::new(Mutex::new(State::default()));
+    let pol = MessagePolicy::default();
+    let opts = DecryptOptions::new()
+        .verify_with_all(certs.iter().cloned())
+        .from(from);
+    let helper = Helper::new(&opts, state.clone());
+    let fail = |e: anyhow::Error| classify(&lock(&state), "signed message", e);
+    let v = VerifierBuilder::from_reader(input)
+        .map_err(fail)?
+        .buffer_size(SEQUOIA_BUFFER)
+        .with_policy(&pol, None, helper)
+        .map_err(fail)?;
+    finish(v, |v| v.message_processed(), output, &opts, &state, &pol)
+}
+
+/// Verifies an inline-signed or cleartext-signed message in one call, returning its content
+/// and the verdict.
+pub fn verify(message: &[u8], certs: &[Cert], from: Option<String>) -> Result<(Vec<u8>, Verdict)> {
+    let mut out = Vec::new();
+    let v = verify_stream(message, &mut out, certs, from)?;
+    Ok((out, v))
+}
+
+/// Verifies a detached signature (armored or binary) over the data read from `data`.
+pub fn verify_detached_stream<R: Read + Send + Sync>(
+    data: R,
+    signature: &[u8],
+    certs: &[Cert],
+    from: Option<String>,
+) -> Result<Verdict> {
+    let state = Arc::new(Mutex::new(State::default()));
+    let opts = DecryptOptions::new().verify_with_all(certs.iter().cloned());
+    let helper = Helper::new(&opts, state.clone());
+    let mut v = DetachedVerifierBuilder::from_bytes(signature)
+        .map_err(|e| Error::malformed_any("signature", e))?
+        .with_policy(policy(), None, helper)
+        .map_err(|e| Error::malformed_any("signature", e))?;
+    v.verify_reader(data)
+        .map_err(|e| classify(&lock(&state), "signature", e))?;
+    drop(v);
+    let st = lock(&state);
+    let mut verdict = verdict_of(&st, from);
+    verdict.parts[0].encrypted = false;
+    Ok(verdict)
+}
+
+/// Verifies a detached signature over `data` in one call.
+pub fn verify_detached(
+    data: &[u8],
+    signature: &[u8],
+    certs: &[Cert],
+    from: Option<String>,
+) -> Result<Verdict> {
+    verify_detached_stream(data, signature, certs, from)
+}

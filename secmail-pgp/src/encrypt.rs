@@ -1,0 +1,286 @@
+//! Encryption (the hybrid session-key scheme) and signing: streaming writers and one-shot
+//! helpers over them.
+//!
+//! Every message gets a fresh random session key; the data is encrypted with it, and the
+//! session key is encrypted to each recipient's encryption key (a PKESK packet each) and to
+//! each password (a SKESK packet each). The format follows the recipients: SEIPDv1 (with MDC,
+//! what GnuPG 2.2 reads) unless every recipient advertises SEIPDv2, then SEIPDv2 (AEAD, OCB).
+//! Password-only messages use SEIPDv1, which `gpg -c` reads. Nothing is compressed.
+
+use std::io::{self, Read, Write};
+
+use sequoia_openpgp as openpgp;
+
+use openpgp::cert::prelude::*;
+use openpgp::crypto::Password;
+use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Recipient, Signer};
+use openpgp::types::HashAlgorithm;
+
+use crate::error::{Error, Result};
+use crate::keys::{Encoding, SigningKey};
+use crate::policy::encryption_keys;
+
+/// The hash every signature of this crate uses (`micalg=pgp-sha256` in PGP/MIME).
+pub(crate) const HASH: HashAlgorithm = HashAlgorithm::SHA256;
+
+/// What to encrypt to and sign with.
+///
+/// ```
+/// use secmail_pgp::{EncryptOptions, DecryptOptions, KeyGenOptions, SigningKey, decrypt, encrypt, generate};
+/// let alice = generate(&KeyGenOptions::new("Alice <alice@example.org>"))?.key;
+/// let bob = generate(&KeyGenOptions::new("Bob <bob@example.net>"))?.key;
+/// let signer = SigningKey::new(&alice, &[])?;
+/// let ct = encrypt(b"hello", &EncryptOptions::new().recipient(&bob).sign_with(&signer))?;
+///
+/// let (pt, verdict) = decrypt(&ct, &DecryptOptions::new().key(bob).verify_with(alice))?;
+/// assert_eq!(pt, b"hello");
+/// assert!(verdict.is_fully_encrypted() && verdict.is_fully_signed());
+/// # Ok::<(), secmail_pgp::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct EncryptOptions<'a> {
+    recipients: Vec<&'a Cert>,
+    passwords: Vec<Password>,
+    signers: Vec<&'a SigningKey>,
+    encrypt_to_self: bool,
+    encoding: Encoding,
+}
+
+impl<'a> EncryptOptions<'a> {
+    /// No recipients yet; armored output; the signers' own certificates are added as
+    /// recipients (so the sent copy stays readable) unless [`EncryptOptions::encrypt_to_self`]
+    /// turns that off.
+    pub fn new() -> Self {
+        EncryptOptions {
+            encrypt_to_self: true,
+            ..EncryptOptions::default()
+        }
+    }
+
+    /// Encrypts to `cert` (every valid encryption-capable key of it).
+    pub fn recipient(mut self, cert: &'a Cert) -> Self {
+        self.recipients.push(cert);
+        self
+    }
+
+    /// Encrypts to each of `certs`.
+    pub fn recipients(mut self, certs: impl IntoIterator<Item = &'a Cert>) -> Self {
+        self.recipients.extend(certs);
+        self
+    }
+
+    /// Also encrypts the session key with `password` (a SKESK packet), for `gpg -c`
+    /// and any OpenPGP program.
+    pub fn password(mut self, password: Password) -> Self {
+        self.passwords.push(password);
+        self
+    }
+
+    /// Signs inside the encryption with `key` (sign-then-encrypt), naming the recipients as
+    /// intended recipients in the signature.
+    pub fn sign_with(mut self, key: &'a SigningKey) -> Self {
+        self.signers.push(key);
+        self
+    }
+
+    /// Whether the signers' certificates are added as recipients (default: yes).
+    pub fn encrypt_to_self(mut self, yes: bool) -> Self {
+        self.encrypt_to_self = yes;
+        self
+    }
+
+    /// Armored (default) or binary output.
+    pub fn encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+}
+
+/// A writer that turns what is written into an OpenPGP message; call
+/// [`MessageWriter::finish`] at the end (dropping it without does not write a complete message).
+pub struct MessageWriter<'a> {
+    inner: Message<'a>,
+}
+
+impl std::fmt::Debug for MessageWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageWriter").finish_non_exhaustive()
+    }
+}
+
+impl Write for MessageWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl MessageWriter<'_> {
+    /// Writes the end of the message (signatures, MDC or final AEAD tag, armor footer).
+    pub fn finish(self) -> Result<()> {
+        self.inner.finalize().map_err(into_io)
+    }
+}
+
+pub(crate) fn into_io(e: anyhow::Error) -> Error {
+    match e.downcast::<io::Error>() {
+        Ok(e) => Error::Io(e),
+        Err(e) => Error::Misuse(e.to_string()),
+    }
+}
+
+fn armorer<'a>(
+    m: Message<'a>,
+    encoding: Encoding,
+    kind: openpgp::armor::Kind,
+) -> Result<Message<'a>> {
+    match encoding {
+        Encoding::Binary => Ok(m),
+        Encoding::Armored => Armorer::new(m).kind(kind).build().map_err(into_io),
+    }
+}
+
+fn signer<'a>(
+    m: Message<'a>,
+    signers: &[&SigningKey],
+    recipients: &[&Cert],
+) -> Result<Message<'a>> {
+    let mut it = signers.iter();
+    let Some(first) = it.next() else {
+        return Ok(m);
+    };
+    let mut s = Signer::new(m, first.keypair.clone())
+        .and_then(|s| s.hash_algo(HASH))
+        .map_err(into_io)?;
+    for k in it {
+        s = s.add_signer(k.keypair.clone()).map_err(into_io)?;
+    }
+    for r in recipients {
+        s = s.add_intended_recipient(r);
+    }
+    s.build().map_err(into_io)
+}
+
+/// Starts an encrypted (and, with signers, signed) message written to `sink`.
+pub fn encrypt_writer<'a, W: Write + Send + Sync + 'a>(
+    sink: W,
+    opts: &'a EncryptOptions<'a>,
+) -> Result<MessageWriter<'a>> {
+    let mut certs: Vec<&Cert> = opts.recipients.clone();
+    if opts.encrypt_to_self {
+        for s in &opts.signers {
+            if !certs
+                .iter()
+                .any(|c| c.fingerprint() == s.cert.fingerprint())
+                && encryption_keys(&s.cert).is_ok()
+            {
+                certs.push(&s.cert);
+            }
+        }
+    }
+    if certs.is_empty() && opts.passwords.is_empty() {
+        return Err(Error::Misuse(
+            "encryption needs at least one recipient or password".into(),
+        ));
+    }
+    let mut recipients: Vec<Recipient<'a>> = Vec::new();
+    for c in &certs {
+        for ka in encryption_keys(c)? {
+            recipients.push(ka.into());
+        }
+    }
+    let m = Message::new(sink);
+    let m = armorer(m, opts.encoding, openpgp::armor::Kind::Message)?;
+    let m = Encryptor::for_recipients(m, recipients)
+        .add_passwords(opts.passwords.iter().cloned())
+        .build()
+        .map_err(into_io)?;
+    let m = signer(m, &opts.signers, &certs)?;
+    let m = LiteralWriter::new(m).build().map_err(into_io)?;
+    Ok(MessageWriter { inner: m })
+}
+
+/// Encrypts everything from `input` to `output`, streaming.
+pub fn encrypt_stream<R: Read, W: Write + Send + Sync>(
+    mut input: R,
+    output: W,
+    opts: &EncryptOptions<'_>,
+) -> Result<()> {
+    let mut w = encrypt_writer(output, opts)?;
+    io::copy(&mut input, &mut w)?;
+    w.finish()
+}
+
+/// Encrypts `plaintext` in one call.
+pub fn encrypt(plaintext: &[u8], opts: &EncryptOptions<'_>) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(plaintext.len() + plaintext.len() / 3 + 1024);
+    encrypt_stream(plaintext, &mut out, opts)?;
+    Ok(out)
+}
+
+/// Starts a signed message written to `sink`: inline (a one-pass-signed literal) or, with
+/// `detached`, just the signature over what is written.
+pub fn sign_writer<'a, W: Write + Send + Sync + 'a>(
+    sink: W,
+    signers: &[&SigningKey],
+    detached: bool,
+    encoding: Encoding,
+) -> Result<MessageWriter<'a>> {
+    if signers.is_empty() {
+        return Err(Error::Misuse("signing needs at least one key".into()));
+    }
+    let m = Message::new(sink);
+    let kind = if detached {
+        openpgp::armor::Kind::Signature
+    } else {
+        openpgp::armor::Kind::Message
+    };
+    let m = armorer(m, encoding, kind)?;
+    let mut first = true;
+    let mut s: Option<Signer<'a>> = None;
+    let mut m = Some(m);
+    for k in signers {
+        s = Some(if first {
+            first = false;
+            let inner = m.take().ok_or_else(|| Error::Misuse("no sink".into()))?;
+            Signer::new(inner, k.keypair.clone())
+                .and_then(|s| s.hash_algo(HASH))
+                .map_err(into_io)?
+        } else {
+            s.ok_or_else(|| Error::Misuse("no signer".into()))?
+                .add_signer(k.keypair.clone())
+                .map_err(into_io)?
+        });
+    }
+    let mut s = s.ok_or_else(|| Error::Misuse("signing needs at least one key".into()))?;
+    if detached {
+        s = s.detached();
+    }
+    let m = s.build().map_err(into_io)?;
+    let m = if detached {
+        m
+    } else {
+        LiteralWriter::new(m).build().map_err(into_io)?
+    };
+    Ok(MessageWriter { inner: m })
+}
+
+/// Signs `data` in one call: an inline signed message.
+pub fn sign(data: &[u8], signers: &[&SigningKey], encoding: Encoding) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut w = sign_writer(&mut out, signers, false, encoding)?;
+    w.write_all(data)?;
+    w.finish()?;
+    Ok(out)
+}
+
+/// A detached signature over `data`, in one call.
+pub fn sign_detached(data: &[u8], signers: &[&SigningKey], encoding: Encoding) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut w = sign_writer(&mut out, signers, true, encoding)?;
+    w.write_all(data)?;
+    w.finish()?;
+    Ok(out)
+}
