@@ -4,6 +4,7 @@ mod demo;
 mod io;
 mod mime;
 mod passphrase;
+mod smime;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,9 @@ enum Group {
     /// Encrypt and decrypt with a passphrase (Argon2id + AES-256-GCM / ChaCha20-Poly1305).
     #[command(subcommand)]
     Passphrase(passphrase::Command),
+    /// S/MIME: an in-house CA, sign, encrypt, decrypt and verify messages.
+    #[command(subcommand)]
+    Smime(smime::Command),
     /// Run the whole story of secmail on this machine, step by step (loopback only,
     /// throw-away keys in a temporary directory).
     Demo,
@@ -35,6 +39,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.group {
         Group::Mime(cmd) => mime::run(cmd),
         Group::Passphrase(cmd) => passphrase::run(cmd),
+        Group::Smime(cmd) => smime::run(cmd),
         Group::Demo => demo::run(),
     }
 }
