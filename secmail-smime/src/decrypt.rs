@@ -103,8 +103,10 @@ fn cbc_decrypt(eci: &EncryptedContentInfo, cek: &[u8]) -> Result<Vec<u8>> {
         .map_err(|_| Error::DecryptionFailed)
 }
 
-fn parse_ci(der: &[u8]) -> Result<ContentInfo> {
-    ContentInfo::from_der(der).map_err(|e| Error::malformed("CMS ContentInfo", e))
+/// Parses a ContentInfo, BER or DER.
+pub(crate) fn parse_ci(ber: &[u8]) -> Result<ContentInfo> {
+    let der = crate::ber::normalize(ber)?;
+    ContentInfo::from_der(&der).map_err(|e| Error::malformed("CMS ContentInfo", e))
 }
 
 /// Decrypts a DER ContentInfo holding an EnvelopedData (AES-256-CBC) or AuthEnvelopedData

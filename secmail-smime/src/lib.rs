@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod ber;
 mod ca;
 mod certs;
 mod crypto;

@@ -17,6 +17,7 @@ use crate::certs::{self, PrivateKey};
 use crate::decrypt::decrypt;
 use crate::encrypt::{ContentCipher, EncryptOptions, encrypt};
 use crate::error::{Error, Result, ValidationError};
+use crate::oids;
 use crate::sign::{SignOptions, sign};
 use crate::verify::{SignerStatus, Verified, verify};
 
@@ -212,15 +213,15 @@ pub fn read_message(message: &[u8], opts: &ReadOptions<'_>) -> Result<ReadMessag
         let root = part.root();
         let ct = root.content_type();
         let pkcs7_mime = ct.is("application", "pkcs7-mime") || ct.is("application", "x-pkcs7-mime");
-        let smime_type = ct.param("smime-type").map(|s| s.to_ascii_lowercase());
-        let p7m_name = ct
-            .param("name")
-            .is_some_and(|n| n.to_ascii_lowercase().ends_with(".p7m"));
-        if pkcs7_mime
-            && matches!(
-                smime_type.as_deref(),
-                Some("enveloped-data" | "authenveloped-data")
-            )
+        // The smime-type parameter is optional and sometimes wrong (Outlook sends
+        // application/x-pkcs7-mime without it): the CMS content type decides.
+        let cms_type = if pkcs7_mime {
+            Some(crate::decrypt::parse_ci(root.body().bytes())?.content_type)
+        } else {
+            None
+        };
+        if cms_type
+            .is_some_and(|t| t == oids::ID_ENVELOPED_DATA || t == oids::ID_AUTH_ENVELOPED_DATA)
         {
             let (cert, key) = opts.decrypt_with.ok_or_else(|| {
                 Error::Misuse("the message is encrypted; give a certificate and key".into())
@@ -246,9 +247,7 @@ pub fn read_message(message: &[u8], opts: &ReadOptions<'_>) -> Result<ReadMessag
             )?;
             entity = content;
             verifications.push(v);
-        } else if pkcs7_mime
-            && (smime_type.as_deref() == Some("signed-data") || (smime_type.is_none() && !p7m_name))
-        {
+        } else if cms_type == Some(oids::ID_SIGNED_DATA) {
             let v = verify(root.body().bytes(), None, opts.anchors, now)?;
             entity = v.content.clone();
             verifications.push(v);

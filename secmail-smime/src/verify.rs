@@ -116,9 +116,10 @@ fn find_cert<'a>(sid: &SignerIdentifier, certs: &'a [Certificate]) -> Option<&'a
     })
 }
 
-/// Parses a DER (or BER-free) ContentInfo holding a SignedData.
-pub(crate) fn parse_signed_data(der: &[u8]) -> Result<SignedData> {
-    let ci = ContentInfo::from_der(der).map_err(|e| Error::malformed("CMS ContentInfo", e))?;
+/// Parses a ContentInfo (BER or DER) holding a SignedData.
+pub(crate) fn parse_signed_data(ber: &[u8]) -> Result<SignedData> {
+    let der = crate::ber::normalize(ber)?;
+    let ci = ContentInfo::from_der(&der).map_err(|e| Error::malformed("CMS ContentInfo", e))?;
     if ci.content_type != oids::ID_SIGNED_DATA {
         return Err(Error::Unsupported(format!(
             "expected a SignedData, found content type {}",

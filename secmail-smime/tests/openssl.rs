@@ -421,3 +421,121 @@ fn refusals() {
         Error::Misuse(_)
     ));
 }
+
+#[test]
+fn openssl_streamed_ber_opens_in_ours() {
+    let env = Env::new();
+    std::fs::write(
+        env.p("body.txt"),
+        "Content-Type: text/plain\r\n\r\nstreamed words\r\n",
+    )
+    .unwrap();
+    let anchors = env.anchors();
+    let (ok, out, err) = env.run(&[
+        "cms",
+        "-sign",
+        "-stream",
+        "-nodetach",
+        "-signer",
+        "alice.pem",
+        "-inkey",
+        "alice.key",
+        "-in",
+        "body.txt",
+        "-from",
+        "alice@example.org",
+    ]);
+    assert!(ok, "{err}");
+    let r = read_message(&out, &env.strict(&anchors, None)).unwrap();
+    assert!(r.verdict.signed_by_sender());
+    assert!(String::from_utf8_lossy(&r.message).contains("streamed words"));
+    for cipher in ["-aes-256-gcm", "-aes-256-cbc"] {
+        let (ok, out, err) = env.run(&[
+            "cms", "-encrypt", "-stream", cipher, "-in", "body.txt", "-recip", "bob.pem",
+        ]);
+        assert!(ok, "{err}");
+        let mut o = ReadOptions::default();
+        o.decrypt_with = Some((&env.bob.0, &env.bob.1));
+        let r = read_message(&out, &o).unwrap_or_else(|e| panic!("{cipher}: {e}"));
+        assert!(String::from_utf8_lossy(&r.message).contains("streamed words"));
+    }
+}
+
+#[test]
+fn pss_and_ecdsa_signatures_both_ways() {
+    use secmail_smime::{KeyKind, SignOptions, SignatureAlgorithm, SignerStatus, sign, verify};
+    let env = Env::new();
+    let anchors = env.anchors();
+    let (ec, ec_key) = env
+        .ca
+        .issue_with(
+            "carol@example.org",
+            &IssueOptions::days(30)
+                .usage(CertUsage::Sign)
+                .key(KeyKind::P256),
+        )
+        .unwrap();
+    std::fs::write(env.p("carol.pem"), certificate_to_pem(&ec).unwrap()).unwrap();
+    write_key(&env.p("carol.key"), &ec_key);
+    let content = b"Content-Type: text/plain\r\n\r\nalgorithms\r\n";
+    std::fs::write(env.p("content.txt"), content).unwrap();
+    for (cert, key, alg) in [
+        (&env.alice.0, &env.alice.1, SignatureAlgorithm::RsaPssSha256),
+        (&ec, &ec_key, SignatureAlgorithm::EcdsaP256Sha256),
+    ] {
+        let der = sign(
+            content,
+            cert,
+            key,
+            &SignOptions::default().detached(true).algorithm(alg),
+        )
+        .unwrap();
+        std::fs::write(env.p("sig.der"), &der).unwrap();
+        let (ok, _, err) = env.run(&[
+            "cms",
+            "-verify",
+            "-inform",
+            "DER",
+            "-in",
+            "sig.der",
+            "-content",
+            "content.txt",
+            "-binary",
+            "-CAfile",
+            "ca.pem",
+            "-out",
+            "/dev/null",
+        ]);
+        assert!(ok, "{alg:?}: {err}");
+        let v = verify(&der, Some(content), &anchors, SystemTime::now()).unwrap();
+        assert_eq!(v.signers[0].status, SignerStatus::Good, "{alg:?}");
+    }
+    // OpenSSL's PSS and ECDSA signatures in ours.
+    for (signer, key, extra) in [
+        (
+            "alice.pem",
+            "alice.key",
+            &["-keyopt", "rsa_padding_mode:pss"][..],
+        ),
+        ("carol.pem", "carol.key", &[][..]),
+    ] {
+        let mut args = vec![
+            "cms",
+            "-sign",
+            "-binary",
+            "-outform",
+            "DER",
+            "-signer",
+            signer,
+            "-inkey",
+            key,
+            "-in",
+            "content.txt",
+        ];
+        args.extend_from_slice(extra);
+        let (ok, der, err) = env.run(&args);
+        assert!(ok, "{err}");
+        let v = verify(&der, Some(content), &anchors, SystemTime::now()).unwrap();
+        assert_eq!(v.signers[0].status, SignerStatus::Good, "{signer}");
+    }
+}
