@@ -9,6 +9,7 @@ mod crypto;
 mod decrypt;
 mod encrypt;
 mod error;
+mod fuzz;
 mod mime;
 mod oids;
 mod sign;
@@ -30,3 +31,6 @@ pub use sign::{SignOptions, sign};
 pub use validate::{MAX_CHAIN, Policy, check_end_entity, validate};
 pub use verify::{SignerReport, SignerStatus, Verified, verify};
 pub use x509_cert::Certificate;
+
+#[doc(hidden)]
+pub use fuzz::{fuzz_certificate, fuzz_cms, fuzz_message};
