@@ -5,8 +5,8 @@
 //! failure shows up only as the one [`Error::DecryptionFailed`] that a bad CBC padding or a
 //! failed GCM tag also gives. GCM plaintext is released only after the tag checked out.
 
-use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
 use cms::authenveloped_data::AuthEnvelopedData;
@@ -31,8 +31,11 @@ use crate::{crypto, oids};
 pub struct Decrypted {
     /// The content (a MIME entity for S/MIME).
     pub content: Vec<u8>,
-    /// The cipher it was encrypted with.
+    /// The cipher it was encrypted with (CBC or GCM; see [`Decrypted::key_bits`] for the AES
+    /// key size: senders such as gpgsm use AES-128).
     pub cipher: ContentCipher,
+    /// The AES key size in bits (128, 192 or 256).
+    pub key_bits: u16,
     /// Whether the content was integrity-protected (AES-GCM); CBC content is not, and must be
     /// signed inside to be trusted.
     pub authenticated: bool,
@@ -97,10 +100,18 @@ fn cbc_decrypt(eci: &EncryptedContentInfo, cek: &[u8]) -> Result<Vec<u8>> {
         .as_bytes()
         .try_into()
         .map_err(|_| Error::malformed("AES-CBC parameters", "the IV is not 16 bytes"))?;
-    let cek: &[u8; 32] = cek.try_into().map_err(|_| Error::DecryptionFailed)?;
-    cbc::Decryptor::<aes::Aes256>::new(cek.into(), (&iv).into())
-        .decrypt_padded_vec::<Pkcs7>(ct.as_bytes())
-        .map_err(|_| Error::DecryptionFailed)
+    let out = match cek.len() {
+        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(cek, &iv)
+            .map_err(|_| Error::DecryptionFailed)?
+            .decrypt_padded_vec::<Pkcs7>(ct.as_bytes()),
+        24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(cek, &iv)
+            .map_err(|_| Error::DecryptionFailed)?
+            .decrypt_padded_vec::<Pkcs7>(ct.as_bytes()),
+        _ => cbc::Decryptor::<aes::Aes256>::new_from_slices(cek, &iv)
+            .map_err(|_| Error::DecryptionFailed)?
+            .decrypt_padded_vec::<Pkcs7>(ct.as_bytes()),
+    };
+    out.map_err(|_| Error::DecryptionFailed)
 }
 
 /// Parses a ContentInfo, BER or DER.
@@ -123,17 +134,22 @@ pub fn decrypt(der: &[u8], cert: &Certificate, key: &PrivateKey) -> Result<Decry
             .content
             .decode_as()
             .map_err(|e| Error::malformed("CMS EnvelopedData", e))?;
-        if ed.encrypted_content.content_enc_alg.oid != oids::AES256_CBC {
-            return Err(Error::Unsupported(format!(
-                "content encryption {} (AES-256-CBC is read)",
-                ed.encrypted_content.content_enc_alg.oid
-            )));
-        }
-        let cek = unwrap_cek(&ed.recip_infos, cert, key, 32)?;
+        let key_len = match ed.encrypted_content.content_enc_alg.oid {
+            o if o == oids::AES256_CBC => 32,
+            o if o == oids::AES192_CBC => 24,
+            o if o == oids::AES128_CBC => 16,
+            o => {
+                return Err(Error::Unsupported(format!(
+                    "content encryption {o} (AES-CBC and AES-GCM are read)"
+                )));
+            }
+        };
+        let cek = unwrap_cek(&ed.recip_infos, cert, key, key_len)?;
         let content = cbc_decrypt(&ed.encrypted_content, &cek)?;
         Ok(Decrypted {
             content,
             cipher: ContentCipher::Aes256Cbc,
+            key_bits: key_len as u16 * 8,
             authenticated: false,
         })
     } else if ci.content_type == oids::ID_AUTH_ENVELOPED_DATA {
@@ -142,12 +158,15 @@ pub fn decrypt(der: &[u8], cert: &Certificate, key: &PrivateKey) -> Result<Decry
             .decode_as()
             .map_err(|e| Error::malformed("CMS AuthEnvelopedData", e))?;
         let eci = &aed.auth_encrypted_content_info;
-        if eci.content_enc_alg.oid != oids::AES256_GCM {
-            return Err(Error::Unsupported(format!(
-                "content encryption {} (AES-256-GCM is read)",
-                eci.content_enc_alg.oid
-            )));
-        }
+        let key_len = match eci.content_enc_alg.oid {
+            o if o == oids::AES256_GCM => 32,
+            o if o == oids::AES128_GCM => 16,
+            o => {
+                return Err(Error::Unsupported(format!(
+                    "content encryption {o} (AES-GCM and AES-CBC are read)"
+                )));
+            }
+        };
         let params: GcmParameters = eci
             .content_enc_alg
             .parameters
@@ -168,7 +187,7 @@ pub fn decrypt(der: &[u8], cert: &Certificate, key: &PrivateKey) -> Result<Decry
             Some(a) => a.to_der().map_err(|e| Error::malformed("authAttrs", e))?,
             None => Vec::new(),
         };
-        let cek = unwrap_cek(&aed.recip_infos, cert, key, 32)?;
+        let cek = unwrap_cek(&aed.recip_infos, cert, key, key_len)?;
         let mut buf = eci
             .encrypted_content
             .as_ref()
@@ -180,22 +199,24 @@ pub fn decrypt(der: &[u8], cert: &Certificate, key: &PrivateKey) -> Result<Decry
             .as_bytes()
             .try_into()
             .map_err(|_| Error::DecryptionFailed)?;
-        let aead = Aes256Gcm::new_from_slice(&cek).map_err(|_| Error::DecryptionFailed)?;
-        if aead
-            .decrypt_inout_detached(
-                (&nonce).into(),
-                &aad,
-                buf.as_mut_slice().into(),
-                (&tag).into(),
-            )
-            .is_err()
-        {
+        let (nonce, tag) = ((&nonce).into(), (&tag).into());
+        let opened = if key_len == 16 {
+            Aes128Gcm::new_from_slice(&cek)
+                .map_err(|_| Error::DecryptionFailed)?
+                .decrypt_inout_detached(nonce, &aad, buf.as_mut_slice().into(), tag)
+        } else {
+            Aes256Gcm::new_from_slice(&cek)
+                .map_err(|_| Error::DecryptionFailed)?
+                .decrypt_inout_detached(nonce, &aad, buf.as_mut_slice().into(), tag)
+        };
+        if opened.is_err() {
             buf.zeroize();
             return Err(Error::DecryptionFailed);
         }
         Ok(Decrypted {
             content: buf,
             cipher: ContentCipher::Aes256Gcm,
+            key_bits: key_len as u16 * 8,
             authenticated: true,
         })
     } else {
