@@ -164,6 +164,26 @@ pub(crate) fn normalize(input: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The contentType of a ContentInfo (BER or DER), read from its first bytes without decoding
+/// the rest.
+pub(crate) fn content_type(input: &[u8]) -> Result<const_oid::ObjectIdentifier> {
+    let mut pos = 0;
+    if byte(input, &mut pos)? != 0x30 {
+        return Err(err("a ContentInfo is a SEQUENCE"));
+    }
+    let l0 = byte(input, &mut pos)?;
+    if l0 > 0x80 {
+        pos += usize::from(l0 & 0x7f);
+    }
+    if byte(input, &mut pos)? != 0x06 {
+        return Err(err("a ContentInfo starts with an OID"));
+    }
+    let len = usize::from(byte(input, &mut pos)?);
+    let end = pos.checked_add(len).ok_or_else(|| err("truncated"))?;
+    let oid = input.get(pos..end).ok_or_else(|| err("truncated"))?;
+    const_oid::ObjectIdentifier::from_bytes(oid).map_err(|_| err("bad OID"))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -135,7 +135,8 @@ pub fn encrypt_message(
     )?)
 }
 
-/// Signs, then encrypts (RFC 8551 §3.7): the detached-signed entity is enveloped.
+/// Signs, then encrypts (RFC 8551 §3.7): the detached-signed entity is enveloped. The signer
+/// is a recipient too (a readable copy for the sender) when its certificate allows encryption.
 pub fn sign_encrypt_message(
     message: &[u8],
     cert: &Certificate,
@@ -146,10 +147,11 @@ pub fn sign_encrypt_message(
 ) -> Result<Vec<u8>> {
     let (outer, entity) = split(message)?;
     let signed = sign_entity(&entity, cert, key, chain, false)?;
-    Ok(mime::wrap(
-        &outer,
-        &encrypt_entity(&signed, recipients, opts)?,
-    )?)
+    let mut to = recipients.to_vec();
+    if certs::allows(cert, crate::error::Usage::Encrypt)? && !to.contains(cert) {
+        to.push(cert.clone());
+    }
+    Ok(mime::wrap(&outer, &encrypt_entity(&signed, &to, opts)?)?)
 }
 
 /// How to read a message.
@@ -216,7 +218,7 @@ pub fn read_message(message: &[u8], opts: &ReadOptions<'_>) -> Result<ReadMessag
         // The smime-type parameter is optional and sometimes wrong (Outlook sends
         // application/x-pkcs7-mime without it): the CMS content type decides.
         let cms_type = if pkcs7_mime {
-            Some(crate::decrypt::parse_ci(root.body().bytes())?.content_type)
+            Some(crate::ber::content_type(root.body().bytes())?)
         } else {
             None
         };
