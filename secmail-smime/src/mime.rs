@@ -34,11 +34,15 @@ fn is_structural(name: &str) -> bool {
 type Fields = Vec<(String, String)>;
 
 fn split(message: &[u8]) -> Result<(Fields, Vec<u8>)> {
-    let msg = Message::parse(message.to_vec())?;
+    split_parsed(&Message::parse(message.to_vec())?)
+}
+
+/// [`split`] of a message already parsed.
+fn split_parsed(msg: &Message) -> Result<(Fields, Vec<u8>)> {
     let root = msg.root();
     let raw = msg.raw();
     let mut outer = Vec::new();
-    let mut entity = Vec::with_capacity(message.len());
+    let mut entity = Vec::with_capacity(msg.raw().len());
     let mut has_ct = false;
     for f in root.headers() {
         if is_structural(&f.name) {
@@ -203,9 +207,12 @@ fn status_of(s: &SignerStatus) -> (SignatureStatus, Option<String>) {
 /// Reads a message: decrypts (when `opts.decrypt_with` is given) and verifies every S/MIME
 /// layer, and fills a [`Verdict`].
 pub fn read_message(message: &[u8], opts: &ReadOptions<'_>) -> Result<ReadMessage> {
-    let msg = Message::parse(message.to_vec())?;
-    let from = msg.from_address();
-    let (outer, mut entity) = split(message)?;
+    let (from, outer, mut entity) = {
+        let msg = Message::parse(message.to_vec())?;
+        let (outer, entity) = split_parsed(&msg)?;
+        (msg.from_address(), outer, entity)
+    };
+    let mut inner = None;
     let now = opts.now.unwrap_or_else(SystemTime::now);
     let mut encrypted = false;
     let mut decrypted_with = None;
@@ -254,10 +261,14 @@ pub fn read_message(message: &[u8], opts: &ReadOptions<'_>) -> Result<ReadMessag
             entity = v.content.clone();
             verifications.push(v);
         } else {
+            inner = Some(part);
             break;
         }
     }
-    let inner = Message::parse(entity.clone())?;
+    let inner = match inner {
+        Some(m) => m,
+        None => Message::parse(entity.clone())?,
+    };
     let mut verdict = Verdict::new(from.clone());
     for p in inner.parts() {
         if p.content_type().is_multipart() {
