@@ -539,3 +539,107 @@ fn pss_and_ecdsa_signatures_both_ways() {
         assert_eq!(v.signers[0].status, SignerStatus::Good, "{signer}");
     }
 }
+
+#[test]
+fn legacy_x_pkcs7_names_are_read() {
+    let env = Env::new();
+    let anchors = env.anchors();
+    let detached =
+        String::from_utf8(sign_message(MSG, &env.alice.0, &env.alice.1, &[], false).unwrap())
+            .unwrap()
+            .replace(
+                "application/pkcs7-signature",
+                "application/x-pkcs7-signature",
+            );
+    assert!(detached.contains("x-pkcs7-signature"));
+    let r = read_message(detached.as_bytes(), &env.strict(&anchors, None)).unwrap();
+    assert!(r.verdict.signed_by_sender());
+    // Outlook's form: x-pkcs7-mime, and no smime-type parameter at all.
+    let sealed = String::from_utf8(
+        sign_encrypt_message(
+            MSG,
+            &env.alice.0,
+            &env.alice.1,
+            &[],
+            std::slice::from_ref(&env.bob.0),
+            &EncryptOptions::default(),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+    .replace("application/pkcs7-mime", "application/x-pkcs7-mime")
+    .replace("smime-type=\"authEnveloped-data\";", "")
+    .replace("smime-type=authEnveloped-data;", "");
+    assert!(!sealed.contains("smime-type"), "{sealed:.400}");
+    let r = read_message(sealed.as_bytes(), &env.strict(&anchors, Some(&env.bob))).unwrap();
+    assert!(r.verdict.signed_by_sender() && r.verdict.is_fully_encrypted());
+}
+
+/// Altering the wrapped key (PKCS#1 v1.5 or OAEP), the CBC ciphertext or the GCM tag all give
+/// the one coarse error: no padding or key oracle.
+#[test]
+fn every_decryption_failure_looks_the_same() {
+    use cms::content_info::ContentInfo;
+    use cms::enveloped_data::{EnvelopedData, RecipientInfo};
+    use der::asn1::OctetString;
+    use der::{Any, Decode, Encode};
+    use secmail_smime::{decrypt, encrypt};
+
+    let env = Env::new();
+    let (cert, key) = (&env.bob.0, &env.bob.1);
+    for kt in [
+        KeyTransport::RsaPkcs1v15,
+        KeyTransport::RsaOaep(OaepHash::Sha256),
+    ] {
+        let opts = EncryptOptions::default()
+            .cipher(ContentCipher::Aes256Cbc)
+            .key_transport(kt);
+        let der = encrypt(b"secret", std::slice::from_ref(cert), &opts).unwrap();
+        assert_eq!(decrypt(&der, cert, key).unwrap().content, b"secret");
+        let ci = ContentInfo::from_der(&der).unwrap();
+        let ed: EnvelopedData = ci.content.decode_as().unwrap();
+        // A wrapped key that no longer unwraps.
+        let mut bad_key = ed.clone();
+        let mut infos: Vec<RecipientInfo> = bad_key.recip_infos.0.iter().cloned().collect();
+        if let RecipientInfo::Ktri(k) = &mut infos[0] {
+            let mut b = k.enc_key.as_bytes().to_vec();
+            b[10] ^= 0x55;
+            k.enc_key = OctetString::new(b).unwrap();
+        }
+        bad_key.recip_infos.0 = der::asn1::SetOfVec::from_iter(infos).unwrap();
+        // Ciphertext altered in its last block (breaks the padding).
+        let mut bad_ct = ed.clone();
+        let mut c = bad_ct
+            .encrypted_content
+            .encrypted_content
+            .as_ref()
+            .unwrap()
+            .as_bytes()
+            .to_vec();
+        let n = c.len();
+        c[n - 1] ^= 1;
+        bad_ct.encrypted_content.encrypted_content = Some(OctetString::new(c).unwrap());
+        for altered in [bad_key, bad_ct] {
+            let ci = ContentInfo {
+                content_type: ci.content_type,
+                content: Any::encode_from(&altered).unwrap(),
+            };
+            let e = decrypt(&ci.to_der().unwrap(), cert, key).unwrap_err();
+            assert!(matches!(e, Error::DecryptionFailed), "{kt:?}: {e}");
+        }
+    }
+    // GCM: any altered byte of the tail (ciphertext or tag) fails the same way, with no output.
+    let der = encrypt(
+        b"secret",
+        std::slice::from_ref(cert),
+        &EncryptOptions::default(),
+    )
+    .unwrap();
+    for back in [1, 20, 30] {
+        let mut d = der.clone();
+        let i = d.len() - back;
+        d[i] ^= 1;
+        let e = decrypt(&d, cert, key).unwrap_err();
+        assert!(matches!(e, Error::DecryptionFailed), "{back}: {e}");
+    }
+}
