@@ -5,6 +5,7 @@ mod io;
 mod mime;
 mod passphrase;
 mod pgp;
+mod smime;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,9 @@ enum Group {
     /// OpenPGP: keys, encryption, signatures and PGP/MIME (interoperable with gpg, sq, rnp).
     #[command(subcommand)]
     Pgp(pgp::Command),
+    /// S/MIME: an in-house CA, sign, encrypt, decrypt and verify messages.
+    #[command(subcommand)]
+    Smime(smime::Command),
     /// Run the whole story of secmail on this machine, step by step (loopback only,
     /// throw-away keys in a temporary directory).
     Demo,
@@ -40,6 +44,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Group::Mime(cmd) => mime::run(cmd),
         Group::Passphrase(cmd) => passphrase::run(cmd),
         Group::Pgp(cmd) => pgp::run(cmd),
+        Group::Smime(cmd) => smime::run(cmd),
         Group::Demo => demo::run(),
     }
 }

@@ -1,3 +1,36 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod ber;
+mod ca;
+mod certs;
+mod crypto;
+mod decrypt;
+mod encrypt;
+mod error;
+mod fuzz;
+mod mime;
+mod oids;
+mod sign;
+mod validate;
+mod verify;
+
+pub use ca::{CertUsage, CertificateAuthority, IssueOptions, KeyKind};
+pub use certs::{
+    KeyTransport, OaepHash, PrivateKey, SignatureAlgorithm, allows, certificate_to_pem,
+    email_addresses, fingerprint, load_certificate, load_certificates, subject,
+};
+pub use decrypt::{Decrypted, decrypt};
+pub use encrypt::{ContentCipher, EncryptOptions, encrypt};
+pub use error::{Error, Result, Usage, ValidationError};
+pub use mime::{
+    ReadMessage, ReadOptions, encrypt_message, read_message, sign_encrypt_message, sign_message,
+};
+pub use sign::{SignOptions, sign};
+pub use validate::{MAX_CHAIN, Policy, check_end_entity, validate};
+pub use verify::{SignerReport, SignerStatus, Verified, verify};
+pub use x509_cert::Certificate;
+
+#[doc(hidden)]
+pub use fuzz::{fuzz_certificate, fuzz_cms, fuzz_message};

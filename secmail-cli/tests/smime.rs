@@ -1,0 +1,406 @@
+//! `secmail smime` run as a program: the CA, sign/encrypt/decrypt/verify round trips, OpenSSL
+//! reading what the command wrote, and failures that exit 1 and leave no output file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn secmail(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_secmail"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str], dir: &Path) -> Output {
+    let o = secmail(args, dir);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn openssl(args: &[&str], dir: &Path) -> bool {
+    Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is required for these tests (apt-get install openssl); it was not found")
+        .status
+        .success()
+}
+
+const MSG: &str = "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: test\r\n\
+Content-Type: text/plain\r\n\r\nThe eagle has landed.\r\n";
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("msg.eml"), MSG).unwrap();
+    ok(
+        &[
+            "smime",
+            "ca",
+            "new",
+            "--subject",
+            "CN=CLI Test CA",
+            "--out-cert",
+            "ca.pem",
+            "--out-key",
+            "ca.key",
+            "--days",
+            "10",
+        ],
+        d,
+    );
+    for (who, usage) in [
+        ("alice@example.org", "both"),
+        ("bob@example.net", "both"),
+        ("signer@example.org", "sign"),
+    ] {
+        let name = who.split('@').next().unwrap();
+        ok(
+            &[
+                "smime",
+                "ca",
+                "issue",
+                "--ca-cert",
+                "ca.pem",
+                "--ca-key",
+                "ca.key",
+                "--email",
+                who,
+                "--usage",
+                usage,
+                "--out-cert",
+                &format!("{name}.pem"),
+                "--out-key",
+                &format!("{name}.key"),
+            ],
+            d,
+        );
+    }
+    dir
+}
+
+#[test]
+fn ca_keys_are_private_and_certificates_pass_openssl() {
+    let dir = setup();
+    let d = dir.path();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(d.join("alice.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the key file is readable by others");
+    }
+    assert!(openssl(
+        &[
+            "verify",
+            "-CAfile",
+            "ca.pem",
+            "-purpose",
+            "smimesign",
+            "alice.pem"
+        ],
+        d
+    ));
+    assert!(openssl(
+        &[
+            "verify",
+            "-CAfile",
+            "ca.pem",
+            "-purpose",
+            "smimeencrypt",
+            "bob.pem"
+        ],
+        d
+    ));
+    assert!(!openssl(
+        &[
+            "verify",
+            "-CAfile",
+            "ca.pem",
+            "-purpose",
+            "smimeencrypt",
+            "signer.pem"
+        ],
+        d
+    ));
+}
+
+#[test]
+fn sign_encrypt_decrypt_verify_round_trip_with_verdict() {
+    let dir = setup();
+    let d = dir.path();
+    ok(
+        &[
+            "smime",
+            "sign-encrypt-mail",
+            "--cert",
+            "alice.pem",
+            "--key",
+            "alice.key",
+            "--to",
+            "bob.pem",
+            "--in",
+            "msg.eml",
+            "--out",
+            "sealed.eml",
+        ],
+        d,
+    );
+    // OpenSSL opens it.
+    assert!(openssl(
+        &[
+            "cms",
+            "-decrypt",
+            "-recip",
+            "bob.pem",
+            "-inkey",
+            "bob.key",
+            "-in",
+            "sealed.eml",
+            "-out",
+            "inner.eml"
+        ],
+        d
+    ));
+    assert!(openssl(
+        &["smime", "-verify", "-CAfile", "ca.pem", "-in", "inner.eml"],
+        d
+    ));
+    // The sender is a recipient by default.
+    ok(
+        &[
+            "smime",
+            "decrypt-mail",
+            "--cert",
+            "alice.pem",
+            "--key",
+            "alice.key",
+            "--in",
+            "sealed.eml",
+            "--out",
+            "mine.eml",
+        ],
+        d,
+    );
+    ok(
+        &[
+            "smime",
+            "decrypt-mail",
+            "--cert",
+            "bob.pem",
+            "--key",
+            "bob.key",
+            "--ca",
+            "ca.pem",
+            "--verdict",
+            "v.json",
+            "--in",
+            "sealed.eml",
+            "--out",
+            "plain.eml",
+        ],
+        d,
+    );
+    let plain = fs::read_to_string(d.join("plain.eml")).unwrap();
+    assert!(plain.contains("The eagle has landed."));
+    let v: serde_json::Value =
+        serde_json::from_slice(&fs::read(d.join("v.json")).unwrap()).unwrap();
+    assert_eq!(v["from"], "alice@example.org");
+    assert_eq!(v["signatures"][0]["status"], "good");
+    assert_eq!(v["signatures"][0]["matches_from"], true);
+    assert_eq!(v["parts"][0]["encrypted"], true);
+    assert_eq!(v["parts"][0]["signed"], true);
+}
+
+#[test]
+fn sign_and_verify_detached_and_opaque() {
+    let dir = setup();
+    let d = dir.path();
+    for (extra, out) in [(None, "s.eml"), (Some("--opaque"), "o.eml")] {
+        let mut args = vec![
+            "smime",
+            "sign-mail",
+            "--cert",
+            "alice.pem",
+            "--key",
+            "alice.key",
+            "--in",
+            "msg.eml",
+            "--out",
+            out,
+        ];
+        args.extend(extra);
+        ok(&args, d);
+        assert!(openssl(
+            &["smime", "-verify", "-CAfile", "ca.pem", "-in", out],
+            d
+        ));
+        ok(
+            &[
+                "smime",
+                "verify-mail",
+                "--ca",
+                "ca.pem",
+                "--in",
+                out,
+                "--out",
+                "checked.eml",
+            ],
+            d,
+        );
+    }
+}
+
+#[test]
+fn failures_exit_1_and_write_nothing() {
+    let dir = setup();
+    let d = dir.path();
+    ok(
+        &[
+            "smime",
+            "sign-mail",
+            "--cert",
+            "alice.pem",
+            "--key",
+            "alice.key",
+            "--in",
+            "msg.eml",
+            "--out",
+            "s.eml",
+        ],
+        d,
+    );
+    ok(
+        &[
+            "smime",
+            "ca",
+            "new",
+            "--subject",
+            "CN=Other",
+            "--out-cert",
+            "other.pem",
+            "--out-key",
+            "other.key",
+        ],
+        d,
+    );
+    // Untrusted anchor.
+    let o = secmail(
+        &[
+            "smime",
+            "verify-mail",
+            "--ca",
+            "other.pem",
+            "--in",
+            "s.eml",
+            "--out",
+            "x.eml",
+            "--verdict",
+            "x.json",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!d.join("x.eml").exists() && !d.join("x.json").exists());
+    // Altered content.
+    let altered = fs::read_to_string(d.join("s.eml"))
+        .unwrap()
+        .replace("eagle", "beagle");
+    fs::write(d.join("alt.eml"), altered).unwrap();
+    let o = secmail(
+        &[
+            "smime",
+            "verify-mail",
+            "--ca",
+            "ca.pem",
+            "--in",
+            "alt.eml",
+            "--out",
+            "x.eml",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!d.join("x.eml").exists());
+    // A signing-only certificate as recipient.
+    let o = secmail(
+        &[
+            "smime",
+            "encrypt-mail",
+            "--to",
+            "signer.pem",
+            "--in",
+            "msg.eml",
+            "--out",
+            "x.eml",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!d.join("x.eml").exists());
+    // Wrong key.
+    ok(
+        &[
+            "smime",
+            "encrypt-mail",
+            "--to",
+            "bob.pem",
+            "--cipher",
+            "aes-256-cbc",
+            "--in",
+            "msg.eml",
+            "--out",
+            "e.eml",
+        ],
+        d,
+    );
+    let o = secmail(
+        &[
+            "smime",
+            "decrypt-mail",
+            "--cert",
+            "alice.pem",
+            "--key",
+            "alice.key",
+            "--in",
+            "e.eml",
+            "--out",
+            "x.eml",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!d.join("x.eml").exists());
+    // Encrypted but not signed, with --ca: refused.
+    let o = secmail(
+        &[
+            "smime",
+            "decrypt-mail",
+            "--cert",
+            "bob.pem",
+            "--key",
+            "bob.key",
+            "--ca",
+            "ca.pem",
+            "--in",
+            "e.eml",
+            "--out",
+            "x.eml",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!d.join("x.eml").exists());
+}
