@@ -36,10 +36,15 @@ pub fn run() -> Result<()> {
         dir.path().display()
     );
     mime_stage(1, dir.path())?;
-    passphrase_stage(2)?;
+    for sub in ["pgp", "smime"] {
+        std::fs::create_dir(dir.path().join(sub))?;
+    }
+    crate::pgp::demo_stage(2, &dir.path().join("pgp"))?;
+    crate::smime::demo_stage(3, &dir.path().join("smime"))?;
+    passphrase_stage(4)?;
     println!();
-    println!("Stages still to come, each with its own issue: OpenPGP (keys, PGP/MIME),");
-    println!("S/MIME, SMTP/IMAP/POP3 over TLS, the encrypted mailbox.");
+    println!("Stages still to come, each with its own issue: SMTP/IMAP/POP3 over TLS, the");
+    println!("encrypted mailbox.");
     println!();
     println!("demo finished: every stage checked its outcome");
     Ok(())

@@ -49,9 +49,6 @@ pub enum Command {
     DecryptMail(DecryptMailArgs),
     /// Verify a PGP/MIME multipart/signed (or inline signed) message.
     VerifyMail(VerifyMailArgs),
-    /// Run only the OpenPGP stage of `secmail demo` (in a temporary directory).
-    #[command(hide = true)]
-    Demo,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -261,10 +258,6 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::SignMail(a) => sign_mail(a),
         Command::DecryptMail(a) => decrypt_mail(a),
         Command::VerifyMail(a) => verify_mail(a),
-        Command::Demo => {
-            let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-            demo_stage(1, dir.path())
-        }
     }
 }
 

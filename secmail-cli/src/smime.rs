@@ -323,14 +323,11 @@ pub fn run(cmd: Command) -> Result<()> {
     }
 }
 
-// Until demo.rs calls demo_stage (the main engineer wires it in), both are unused.
-#[allow(dead_code)]
 fn step(text: &str) {
     println!("   - {text}");
 }
 
 /// The S/MIME stage of `secmail demo`.
-#[allow(dead_code)]
 pub fn demo_stage(n: usize, dir: &Path) -> Result<()> {
     println!();
     println!("== {n}. S/MIME: an in-house CA, sign-then-encrypt, decrypt-then-verify");

@@ -168,5 +168,8 @@ fn the_demo_runs_to_the_end() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("== 1. MIME"));
+    assert!(stdout.contains("== 2. OpenPGP"));
+    assert!(stdout.contains("== 3. S/MIME"));
+    assert!(stdout.contains("== 4. Passphrase"));
     assert!(stdout.contains("demo finished"));
 }

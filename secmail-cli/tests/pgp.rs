@@ -413,12 +413,3 @@ fn mail_commands() {
         d,
     ));
 }
-
-#[test]
-fn demo_stage_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = secmail(&["pgp", "demo"], dir.path());
-    ok(&o);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("refused"), "{out}");
-}
