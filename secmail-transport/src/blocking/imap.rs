@@ -1,0 +1,1 @@
+//! Blocking IMAP client (to come).

@@ -1,0 +1,1 @@
+//! Blocking POP3 client (to come).
