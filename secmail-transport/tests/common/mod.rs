@@ -101,7 +101,8 @@ impl Stack {
             SecretString::from(self.get("MAILSTACK_BOB_PASSWORD").to_string()),
         )
     }
-    /// Waits (up to 30 s) for a message containing `token` in bob's Maildir; returns its bytes.
+    /// Waits (up to 30 s) for a message containing `token` in bob's Maildir; removes it and
+    /// returns its bytes.
     pub fn wait_in_bob_maildir(&self, token: &str) -> Vec<u8> {
         let root = PathBuf::from(self.get("MAILSTACK_BOB_MAILDIR"));
         let start = Instant::now();
@@ -112,6 +113,8 @@ impl Stack {
                         if let Ok(bytes) = std::fs::read(entry.path())
                             && contains(&bytes, token.as_bytes())
                         {
+                            // Keep bob's mailbox small for the fetch tests.
+                            let _ = std::fs::remove_file(entry.path());
                             return bytes;
                         }
                     }
@@ -186,4 +189,20 @@ pub fn tricky_message(token: &str, from: &str, to: &str, attachment: usize) -> V
         m.extend_from_slice(b"--b1--\r\n");
     }
     m
+}
+
+/// Sends `msg` from alice to bob over implicit TLS.
+pub fn send_to_bob(msg: &[u8]) {
+    use secmail_transport::{Envelope, SmtpClient};
+    let s = stack();
+    let (alice, pass) = s.alice();
+    let (bob, _) = s.bob();
+    let mut c = SmtpClient::connect(
+        &s.endpoint("MAILSTACK_SMTPS_PORT", Security::Implicit),
+        &s.options(),
+    )
+    .unwrap();
+    c.login(&alice, &pass).unwrap();
+    c.send_bytes(&Envelope::new(&alice, [&bob]), msg).unwrap();
+    c.quit().unwrap();
 }
