@@ -4,6 +4,7 @@ mod demo;
 mod io;
 mod mime;
 mod passphrase;
+mod transport;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,10 @@ enum Group {
     /// Encrypt and decrypt with a passphrase (Argon2id + AES-256-GCM / ChaCha20-Poly1305).
     #[command(subcommand)]
     Passphrase(passphrase::Command),
+    /// Send messages over SMTP submission (TLS required: smtps:// or smtp:// with STARTTLS).
+    Send(transport::SendArgs),
+    /// Fetch messages over IMAP or POP3 (TLS required), each written byte-exact as DIR/<uid>.eml.
+    Fetch(transport::FetchArgs),
     /// Run the whole story of secmail on this machine, step by step (loopback only,
     /// throw-away keys in a temporary directory).
     Demo,
@@ -35,6 +40,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.group {
         Group::Mime(cmd) => mime::run(cmd),
         Group::Passphrase(cmd) => passphrase::run(cmd),
+        Group::Send(args) => transport::send(args),
+        Group::Fetch(args) => transport::fetch(args),
         Group::Demo => demo::run(),
     }
 }
