@@ -104,3 +104,53 @@ fn never_ending_line() {
     );
     peer.join();
 }
+
+fn greet_with(c: &mut common::peer::PeerConn, caps: &str) {
+    c.write(b"* OK scripted\r\n");
+    assert_eq!(c.read_line(), "S1 CAPABILITY");
+    c.write(format!("* CAPABILITY IMAP4rev1 {caps}\r\nS1 OK done\r\n").as_bytes());
+}
+
+#[test]
+fn authenticate_plain_without_sasl_ir_waits_for_the_challenge() {
+    let peer = spawn(true, |c| {
+        greet_with(c, "AUTH=PLAIN");
+        assert_eq!(c.read_line(), "S2 AUTHENTICATE PLAIN");
+        c.write(b"+ \r\n");
+        assert_eq!(c.read_line(), "AGJvYgBwdw==");
+        c.write(b"S2 OK logged in\r\n");
+        assert_eq!(c.read_line(), "S3 CAPABILITY");
+        c.write(b"* CAPABILITY IMAP4rev1\r\nS3 OK done\r\n");
+    });
+    let mut client =
+        ImapClient::connect(&peer.endpoint(Security::Implicit), &peer.options()).unwrap();
+    client.login("bob", &"pw".to_string().into()).unwrap();
+    peer.join();
+}
+
+#[test]
+fn xoauth2_error_challenge_is_answered_and_reported() {
+    let peer = spawn(true, |c| {
+        greet_with(c, "AUTH=XOAUTH2 SASL-IR");
+        let line = c.read_line();
+        // base64("user=bob@x\x01auth=Bearer tok\x01\x01")
+        assert_eq!(
+            line,
+            "S2 AUTHENTICATE XOAUTH2 dXNlcj1ib2JAeAFhdXRoPUJlYXJlciB0b2sBAQ=="
+        );
+        // The error comes as a challenge; the client answers with an empty line.
+        c.write(b"+ eyJzdGF0dXMiOiI0MDEifQ==\r\n");
+        assert_eq!(c.read_line(), "");
+        c.write(b"S2 NO [AUTHENTICATIONFAILED] invalid token\r\n");
+    });
+    let mut client =
+        ImapClient::connect(&peer.endpoint(Security::Implicit), &peer.options()).unwrap();
+    let err = client
+        .auth_xoauth2("bob@x", &"tok".to_string().into())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::AuthFailed(ref r) if r.contains("invalid token")),
+        "{err}"
+    );
+    peer.join();
+}

@@ -179,3 +179,29 @@ fn requiretls_not_offered_refuses_to_send() {
     client.quit().unwrap();
     peer.join();
 }
+
+#[test]
+fn xoauth2_error_challenge_is_answered_and_reported() {
+    let peer = spawn(true, |c| {
+        c.write(b"220 scripted\r\n");
+        c.read_line();
+        c.write(b"250-scripted\r\n250 AUTH XOAUTH2\r\n");
+        assert_eq!(
+            c.read_line(),
+            "AUTH XOAUTH2 dXNlcj1ib2JAeAFhdXRoPUJlYXJlciB0b2sBAQ=="
+        );
+        c.write(b"334 eyJzdGF0dXMiOiI0MDEifQ==\r\n");
+        assert_eq!(c.read_line(), "");
+        c.write(b"535 5.7.8 invalid token\r\n");
+    });
+    let mut client =
+        SmtpClient::connect(&peer.endpoint(Security::Implicit), &peer.options()).unwrap();
+    let err = client
+        .auth_xoauth2("bob@x", &"tok".to_string().into())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::AuthFailed(ref r) if r.contains("invalid token")),
+        "{err}"
+    );
+    peer.join();
+}

@@ -29,10 +29,12 @@ pub struct FetchedMessage {
     pub body: Vec<u8>,
 }
 
-/// A part of a command: text, or a string that must go as a literal.
+/// A part of a command: text, a string that must go as a literal, or a SASL response sent
+/// after the server's continuation request.
 enum Part<'a> {
     Text(&'a [u8]),
     Literal(&'a [u8]),
+    AfterContinuation(&'a [u8]),
 }
 
 /// An IMAP session over TLS (implicit or STARTTLS, never plaintext).
@@ -163,6 +165,14 @@ impl ImapClient {
         for part in parts {
             match part {
                 Part::Text(t) => line.extend_from_slice(t),
+                Part::AfterContinuation(bytes) => {
+                    line.extend_from_slice(b"\r\n");
+                    self.conn.write_all(&line)?;
+                    self.conn.flush()?;
+                    line.clear();
+                    self.wait_continuation(verb)?;
+                    line.extend_from_slice(bytes);
+                }
                 Part::Literal(bytes) => {
                     line.extend_from_slice(format!("{{{}", bytes.len()).as_bytes());
                     if literal_plus {
@@ -173,24 +183,7 @@ impl ImapClient {
                         self.conn.flush()?;
                         line.clear();
                         // Wait for the server's go-ahead (RFC 3501 7.5).
-                        let mut refused = None;
-                        next_response(&mut self.conn, |r| {
-                            match r {
-                                Response::CommandContinuationRequest(_) => {}
-                                other => {
-                                    refused = Some(
-                                        format!("{other:?}").chars().take(300).collect::<String>(),
-                                    )
-                                }
-                            }
-                            Ok(())
-                        })?;
-                        if let Some(reply) = refused {
-                            return Err(Error::Rejected {
-                                command: verb,
-                                reply,
-                            });
-                        }
+                        self.wait_continuation(verb)?;
                     }
                     self.conn.write_all(&line)?;
                     line.clear();
@@ -203,8 +196,16 @@ impl ImapClient {
         self.conn.flush()?;
         let mut count = 0usize;
         let max = self.conn.options().limits.max_reply_lines;
+        let is_sasl = verb == "AUTHENTICATE";
         loop {
+            let mut continuation = false;
             let done = next_response(&mut self.conn, |r| match r {
+                // A SASL challenge we have no answer to (XOAUTH2 sends its error this way):
+                // an empty response, after which the server fails the command.
+                Response::CommandContinuationRequest(_) if is_sasl => {
+                    continuation = true;
+                    Ok(None)
+                }
                 Response::Status(Status::Tagged(t)) if t.tag.as_ref() == tag => {
                     if t.body.kind == StatusKind::Ok {
                         Ok(Some(Ok(())))
@@ -218,6 +219,10 @@ impl ImapClient {
                 Response::Status(Status::Bye(_)) => Err(Error::ConnectionClosed),
                 other => on_data(other).map(|_| None),
             })?;
+            if continuation {
+                self.conn.write_all(b"\r\n")?;
+                self.conn.flush()?;
+            }
             match done {
                 Some(Ok(())) => return Ok(()),
                 Some(Err(text)) => {
@@ -236,6 +241,23 @@ impl ImapClient {
         }
     }
 
+    fn wait_continuation(&mut self, verb: &'static str) -> Result<()> {
+        let mut refused = None;
+        next_response(&mut self.conn, |r| {
+            if !matches!(r, Response::CommandContinuationRequest(_)) {
+                refused = Some(format!("{r:?}").chars().take(300).collect::<String>());
+            }
+            Ok(())
+        })?;
+        match refused {
+            Some(reply) => Err(Error::Rejected {
+                command: verb,
+                reply,
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn string_part<'a>(s: &'a [u8], buf: &'a mut Vec<u8>) -> Part<'a> {
         if quoted(s, buf) {
             Part::Text(buf.as_slice())
@@ -250,15 +272,14 @@ impl ImapClient {
         if !self.conn.is_tls() {
             return Err(Error::Misuse("credentials are only sent over TLS".into()));
         }
-        let result = if self.has_capability("AUTH=PLAIN") && self.has_capability("SASL-IR") {
+        let result = if self.has_capability("AUTH=PLAIN") {
             let mut raw = Zeroizing::new(Vec::new());
             raw.push(0);
             raw.extend_from_slice(user.as_bytes());
             raw.push(0);
             raw.extend_from_slice(password.expose_secret().as_bytes());
-            let mut cmd = Zeroizing::new(b"AUTHENTICATE PLAIN ".to_vec());
-            cmd.extend_from_slice(B64.encode(&*raw).as_bytes());
-            self.run(&[Part::Text(&cmd)], |_| Ok(()))
+            let response = Zeroizing::new(B64.encode(&*raw).into_bytes());
+            self.authenticate("PLAIN", &response)
         } else {
             let (mut u, mut p) = (Vec::new(), Zeroizing::new(Vec::new()));
             let user_part = Self::string_part(user.as_bytes(), &mut u);
@@ -277,6 +298,45 @@ impl ImapClient {
             Ok(()) => self.capability(),
             Err(Error::Rejected { reply, .. }) => Err(Error::AuthFailed(reply)),
             Err(e) => Err(e),
+        }
+    }
+
+    /// AUTHENTICATE XOAUTH2 with a bearer token supplied by the application (Gmail, Outlook).
+    /// Only over TLS.
+    pub fn auth_xoauth2(&mut self, user: &str, token: &SecretString) -> Result<()> {
+        if !self.conn.is_tls() {
+            return Err(Error::Misuse("credentials are only sent over TLS".into()));
+        }
+        if !is_safe_arg_bytes(user.as_bytes()) {
+            return Err(Error::Misuse(
+                "user name contains a control character".into(),
+            ));
+        }
+        let raw = Zeroizing::new(format!(
+            "user={user}\x01auth=Bearer {}\x01\x01",
+            token.expose_secret()
+        ));
+        let response = Zeroizing::new(B64.encode(raw.as_bytes()).into_bytes());
+        match self.authenticate("XOAUTH2", &response) {
+            Ok(()) => self.capability(),
+            Err(Error::Rejected { reply, .. }) => Err(Error::AuthFailed(reply)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// AUTHENTICATE with one base64 response: as an initial response with SASL-IR (RFC 4959),
+    /// else after the server's empty challenge.
+    fn authenticate(&mut self, mechanism: &str, response: &[u8]) -> Result<()> {
+        let mut cmd = Zeroizing::new(format!("AUTHENTICATE {mechanism}").into_bytes());
+        if self.has_capability("SASL-IR") {
+            cmd.push(b' ');
+            cmd.extend_from_slice(if response.is_empty() { b"=" } else { response });
+            self.run(&[Part::Text(&cmd)], |_| Ok(()))
+        } else {
+            self.run(
+                &[Part::Text(&cmd), Part::AfterContinuation(response)],
+                |_| Ok(()),
+            )
         }
     }
 
@@ -459,4 +519,8 @@ fn mailbox_name(m: &Mailbox<'_>) -> String {
         Mailbox::Inbox => "INBOX".to_string(),
         Mailbox::Other(o) => String::from_utf8_lossy(o.inner().as_ref()).into_owned(),
     }
+}
+
+fn is_safe_arg_bytes(s: &[u8]) -> bool {
+    !s.iter().any(|&b| b < 0x20 || b == 0x7f)
 }
