@@ -302,14 +302,17 @@ impl SmtpClient {
         let pipelining = self.ext.pipelining;
         self.in_transaction = true;
 
-        // MAIL FROM
-        self.send(&mail)?;
+        // MAIL FROM (with PIPELINING, RCPT TO and DATA too) in one write: commands split over
+        // several TCP segments meet the server's Nagle and our delayed ACK (40 ms each).
+        let mut batch = Vec::new();
+        mail.encode(&mut batch)?;
         if pipelining {
             for to in &envelope.to {
-                self.send(&Command::RcptTo(to))?;
+                Command::RcptTo(to).encode(&mut batch)?;
             }
-            self.send(&Command::Data)?;
+            Command::Data.encode(&mut batch)?;
         }
+        self.conn.write_all(&batch)?;
         self.conn.flush()?;
         let mail_reply = self.read_reply()?;
         if !pipelining && !mail_reply.is_positive() {
@@ -372,10 +375,10 @@ impl SmtpClient {
                 reply: data_reply.summary(),
             });
         }
-        // The message itself.
+        // The message itself, in writes of about 64 KiB; the terminator goes with the last.
         let mut enc = DataEncoder::new();
         let mut chunk = vec![0u8; 64 * 1024];
-        let mut out = Vec::with_capacity(70 * 1024);
+        let mut out = Vec::with_capacity(140 * 1024);
         let mut total: u64 = 0;
         loop {
             let n = match message.read(&mut chunk) {
@@ -397,11 +400,12 @@ impl SmtpClient {
                     limit: max,
                 });
             }
-            out.clear();
             enc.push(&chunk[..n], &mut out);
-            self.conn.write_all(&out)?;
+            if out.len() >= 64 * 1024 {
+                self.conn.write_all(&out)?;
+                out.clear();
+            }
         }
-        out.clear();
         enc.finish(&mut out);
         self.conn.write_all(&out)?;
         self.conn.flush()?;
