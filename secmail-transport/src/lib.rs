@@ -9,7 +9,7 @@ mod limits;
 pub mod proto;
 mod tls;
 
-pub use blocking::imap::{FetchedMessage, ImapClient};
+pub use blocking::imap::{FetchedMessage, IdleEvent, ImapClient};
 pub use blocking::pop3::Pop3Client;
 pub use blocking::smtp::{Envelope, SendReport, SmtpClient};
 pub use endpoint::{Endpoint, Options, Protocol, Security};

@@ -163,3 +163,52 @@ fn server_without_starttls_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn idle_wakes_up_on_delivery() {
+    // alice's INBOX: bob's belongs to the fetch test running beside this one.
+    let s = stack();
+    let (alice, pass) = s.alice();
+    let mut c = ImapClient::connect(
+        &s.endpoint("MAILSTACK_IMAPS_PORT", Security::Implicit),
+        &s.options(),
+    )
+    .unwrap();
+    assert!(c.has_capability("IDLE"));
+    c.login(&alice, &pass).unwrap();
+    c.select("INBOX").unwrap();
+    let tok = token("idle");
+    let msg = tricky_message(&tok, &alice, &alice, 0);
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        let s = stack();
+        let (alice, pass) = s.alice();
+        let mut smtp = secmail_transport::SmtpClient::connect(
+            &s.endpoint("MAILSTACK_SMTPS_PORT", Security::Implicit),
+            &s.options(),
+        )
+        .unwrap();
+        smtp.login(&alice, &pass).unwrap();
+        smtp.send_bytes(&secmail_transport::Envelope::new(&alice, [&alice]), &msg)
+            .unwrap();
+        smtp.quit().unwrap();
+    });
+    let start = Instant::now();
+    let mut woke = false;
+    while start.elapsed() < Duration::from_secs(30) && !woke {
+        woke = !c.idle(Duration::from_secs(10)).unwrap().is_empty();
+    }
+    sender.join().unwrap();
+    assert!(woke, "IDLE never reported the delivery");
+    // Clean up: remove the message again.
+    c.select("INBOX").unwrap();
+    for uid in c.uid_search_all().unwrap() {
+        if let Some(m) = c.uid_fetch(uid).unwrap()
+            && contains(&m.body, tok.as_bytes())
+        {
+            c.uid_add_flags(uid, &["\\Deleted"]).unwrap();
+        }
+    }
+    c.expunge().unwrap();
+    c.logout().unwrap();
+}

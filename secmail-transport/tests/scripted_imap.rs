@@ -154,3 +154,33 @@ fn xoauth2_error_challenge_is_answered_and_reported() {
     );
     peer.join();
 }
+
+#[test]
+fn idle_times_out_quietly_then_reports_a_change() {
+    let peer = spawn(true, |c| {
+        greet_with(c, "IDLE");
+        assert_eq!(c.read_line(), "S2 IDLE");
+        c.write(b"+ idling\r\n");
+        // Nothing happens: the client's wait ends and it says DONE.
+        assert_eq!(c.read_line(), "DONE");
+        c.write(b"S2 OK idle done\r\n");
+        assert_eq!(c.read_line(), "S3 IDLE");
+        c.write(b"+ idling\r\n* 4 EXISTS\r\n");
+        assert_eq!(c.read_line(), "DONE");
+        c.write(b"* 2 EXPUNGE\r\nS3 OK idle done\r\n");
+    });
+    let mut client =
+        ImapClient::connect(&peer.endpoint(Security::Implicit), &peer.options()).unwrap();
+    let t = std::time::Instant::now();
+    assert!(
+        client
+            .idle(std::time::Duration::from_millis(300))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(t.elapsed() >= std::time::Duration::from_millis(300));
+    let events = client.idle(std::time::Duration::from_secs(5)).unwrap();
+    use secmail_transport::IdleEvent;
+    assert_eq!(events, vec![IdleEvent::Exists(4), IdleEvent::Expunge(2)]);
+    peer.join();
+}

@@ -29,6 +29,27 @@ pub struct FetchedMessage {
     pub body: Vec<u8>,
 }
 
+/// What the server reported during IDLE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdleEvent {
+    /// `* n EXISTS`: the mailbox now has n messages.
+    Exists(u32),
+    /// `* n EXPUNGE`: message n was removed.
+    Expunge(u32),
+    /// `* n FETCH (…)`: message n changed (flags).
+    Fetch(u32),
+}
+
+fn idle_event(r: &Response<'_>) -> Option<IdleEvent> {
+    match r {
+        Response::Data(Data::Exists(n)) => Some(IdleEvent::Exists(*n)),
+        Response::Data(Data::Expunge(n)) => Some(IdleEvent::Expunge(n.get())),
+        Response::Data(Data::Fetch { seq, .. }) => Some(IdleEvent::Fetch(seq.get())),
+        _ => None,
+    }
+}
+
 /// A part of a command: text, a string that must go as a literal, or a SASL response sent
 /// after the server's continuation request.
 enum Part<'a> {
@@ -488,6 +509,63 @@ impl ImapClient {
             ],
             |_| Ok(()),
         )
+    }
+
+    /// IDLE (RFC 2177): waits up to `wait` for the selected mailbox to change and returns
+    /// what changed (empty if nothing did before the timeout), then ends IDLE with DONE.
+    /// Returns at the first change; call again to keep waiting. Servers drop an IDLE after
+    /// 30 minutes (RFC 2177), so keep `wait` below that.
+    pub fn idle(&mut self, wait: std::time::Duration) -> Result<Vec<IdleEvent>> {
+        if !self.has_capability("IDLE") {
+            return Err(Error::Misuse("the server does not offer IDLE".into()));
+        }
+        let tag = format!("S{}", self.next_tag);
+        self.next_tag += 1;
+        self.conn.write_all(format!("{tag} IDLE\r\n").as_bytes())?;
+        self.conn.flush()?;
+        self.wait_continuation("IDLE")?;
+        let mut events = Vec::new();
+        self.conn.set_read_timeout(wait)?;
+        let waited = next_response(&mut self.conn, |r| Ok(idle_event(&r)));
+        let io_timeout = self.conn.options().io_timeout;
+        self.conn.set_read_timeout(io_timeout)?;
+        match waited {
+            Ok(Some(e)) => events.push(e),
+            Ok(None) | Err(Error::Timeout) => {}
+            Err(e) => return Err(e),
+        }
+        self.conn.write_all(b"DONE\r\n")?;
+        self.conn.flush()?;
+        let max = self.conn.options().limits.max_reply_lines;
+        let mut count = 0usize;
+        loop {
+            count += 1;
+            if count > max {
+                return Err(ProtocolError::ReplyTooLong { limit: max }.into());
+            }
+            let done = next_response(&mut self.conn, |r| match r {
+                Response::Status(Status::Tagged(t)) if t.tag.as_ref() == tag => {
+                    Ok(Some(t.body.kind == StatusKind::Ok))
+                }
+                Response::Status(Status::Bye(_)) => Err(Error::ConnectionClosed),
+                other => {
+                    if let Some(e) = idle_event(&other) {
+                        events.push(e);
+                    }
+                    Ok(None)
+                }
+            })?;
+            match done {
+                Some(true) => return Ok(events),
+                Some(false) => {
+                    return Err(Error::Rejected {
+                        command: "IDLE",
+                        reply: "the server ended IDLE with NO/BAD".into(),
+                    });
+                }
+                None => {}
+            }
+        }
     }
 
     /// NOOP.

@@ -178,6 +178,16 @@ impl Conn {
         Ok(())
     }
 
+    /// Changes the read timeout (IDLE waits longer than a reply may take).
+    pub(crate) fn set_read_timeout(&mut self, t: std::time::Duration) -> Result<()> {
+        match &self.stream {
+            Stream::Plain(s) => s.set_read_timeout(Some(t))?,
+            Stream::Tls(s) => s.sock.set_read_timeout(Some(t))?,
+            Stream::Dead => return Err(Error::ConnectionClosed),
+        }
+        Ok(())
+    }
+
     /// Sends TLS close_notify, best effort.
     pub(crate) fn close(&mut self) {
         if let Stream::Tls(s) = &mut self.stream {
