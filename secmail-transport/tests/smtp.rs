@@ -200,3 +200,36 @@ fn ipv4_literal_endpoint() {
     let client = SmtpClient::connect(&ep, &s.options()).unwrap();
     client.quit().unwrap();
 }
+
+#[test]
+fn requiretls_refused_where_not_offered_and_smtputf8_used_where_needed() {
+    let s = stack();
+    let (alice, pass) = s.alice();
+    let (bob, _) = s.bob();
+    let mut client = SmtpClient::connect(
+        &s.endpoint("MAILSTACK_SMTPS_PORT", Security::Implicit),
+        &s.options(),
+    )
+    .unwrap();
+    client.login(&alice, &pass).unwrap();
+    // Postfix 3.7 does not offer REQUIRETLS: the message must not go.
+    assert!(!client.extensions().requiretls);
+    let mut env = Envelope::new(&alice, [&bob]);
+    env.require_tls = true;
+    let err = client
+        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap_err();
+    assert!(matches!(err, Error::RequireTlsNotOffered), "{err}");
+    // A non-ASCII recipient needs SMTPUTF8, which Postfix offers: the transaction is accepted
+    // (that unknown mailbox itself is rejected, bob still gets the message).
+    assert!(client.extensions().smtputf8);
+    let tok = token("utf8");
+    let env = Envelope::new(&alice, [bob.as_str(), "j\u{f6}rg@example.test"]);
+    let report = client
+        .send_bytes(&env, &tricky_message(&tok, &alice, &bob, 0))
+        .unwrap();
+    assert_eq!(report.accepted, vec![bob.clone()]);
+    assert_eq!(report.rejected[0].0, "j\u{f6}rg@example.test");
+    client.quit().unwrap();
+    s.wait_in_bob_maildir(&tok);
+}
