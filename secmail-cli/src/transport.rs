@@ -251,7 +251,15 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
         pop3.login(&args.user, &password)
             .context("POP3 login failed")?;
         for (n, uid) in pop3.uidl()? {
-            let bytes = pop3.retr(n)?;
+            let bytes = match pop3.retr(n) {
+                Ok(b) => b,
+                // Removed by another client since UIDL: nothing to fetch.
+                Err(e @ secmail_transport::Error::Rejected { .. }) => {
+                    eprintln!("secmail: skipping {uid}: {e}");
+                    continue;
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot fetch {uid}")),
+            };
             let path = store(&args.out_dir, &uid, &bytes)?;
             println!(
                 "fetched {uid} ({} bytes) -> {}",

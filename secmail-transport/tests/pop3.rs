@@ -29,7 +29,12 @@ fn fetch_from_bob(port_key: &str, security: Security, tok: &str) -> Vec<u8> {
         assert_eq!(uidl.len(), list.len());
         let mut found = None;
         for (n, len) in list {
-            let m = c.retr(n).unwrap();
+            let m = match c.retr(n) {
+                Ok(m) => m,
+                // The SMTP tests remove delivered files behind Dovecot's back: -ERR for those.
+                Err(Error::Rejected { .. }) => continue,
+                Err(e) => panic!("RETR {n}: {e}"),
+            };
             assert_eq!(m.len() as u64, len, "LIST size and RETR bytes agree");
             if contains(&m, tok.as_bytes()) {
                 found = Some(m);
