@@ -8,9 +8,9 @@ set -euo pipefail
 
 want=(pkg-config libclang-dev libssl-dev nettle-dev ca-certificates)
 if [[ ${1:-build} == test ]]; then
-  # The real peers: gpg, sq and rnp (OpenPGP); openssl and gpgsm (S/MIME); Postfix and
-  # Dovecot are installed by scripts/mailstack.sh when it starts the stack.
-  want+=(gnupg gpgsm sq rnp openssl python3 python3-pip python3-venv)
+  # The real peers: gpg, sq and rnp (OpenPGP); openssl and gpgsm (S/MIME). Postfix and
+  # Dovecot (transport) are installed by scripts/mailstack.sh, which configures them.
+  want+=(gnupg gpgsm gpgconf sq rnp openssl python3 python3-pip python3-venv)
 fi
 
 missing=()

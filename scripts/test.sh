@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 
 t0=$SECONDS
 section() { printf '\n==== %s (%ds)\n' "$1" $((SECONDS - t0)); }
@@ -34,6 +34,12 @@ cargo fmt --all -- --check
 
 section "clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+
+section "mail stack (Postfix + Dovecot on loopback) for the transport tests"
+MAILSTACK_DIR=${SECMAIL_MAILSTACK_DIR:-/tmp/secmail-mailstack}
+export SECMAIL_MAILSTACK_DIR=$MAILSTACK_DIR
+scripts/mailstack.sh up "$MAILSTACK_DIR"
+trap 'scripts/mailstack.sh down "$MAILSTACK_DIR" >/dev/null 2>&1 || true' EXIT
 
 section "tests"
 cargo test --locked --workspace

@@ -42,9 +42,9 @@ pub fn run() -> Result<()> {
     crate::pgp::demo_stage(2, &dir.path().join("pgp"))?;
     crate::smime::demo_stage(3, &dir.path().join("smime"))?;
     passphrase_stage(4)?;
+    crate::transport::demo_stage(5, dir.path())?;
     println!();
-    println!("Stages still to come, each with its own issue: SMTP/IMAP/POP3 over TLS, the");
-    println!("encrypted mailbox.");
+    println!("Still to come, with its own issue: the encrypted mailbox at rest.");
     println!();
     println!("demo finished: every stage checked its outcome");
     Ok(())

@@ -6,6 +6,7 @@ mod mime;
 mod passphrase;
 mod pgp;
 mod smime;
+mod transport;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,10 @@ enum Group {
     /// S/MIME: an in-house CA, sign, encrypt, decrypt and verify messages.
     #[command(subcommand)]
     Smime(smime::Command),
+    /// Send messages over SMTP submission (TLS required: smtps:// or smtp:// with STARTTLS).
+    Send(transport::SendArgs),
+    /// Fetch messages over IMAP or POP3 (TLS required), each written byte-exact as `DIR/UID.eml`.
+    Fetch(transport::FetchArgs),
     /// Run the whole story of secmail on this machine, step by step (loopback only,
     /// throw-away keys in a temporary directory).
     Demo,
@@ -45,6 +50,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Group::Passphrase(cmd) => passphrase::run(cmd),
         Group::Pgp(cmd) => pgp::run(cmd),
         Group::Smime(cmd) => smime::run(cmd),
+        Group::Send(args) => transport::send(args),
+        Group::Fetch(args) => transport::fetch(args),
         Group::Demo => demo::run(),
     }
 }

@@ -171,5 +171,6 @@ fn the_demo_runs_to_the_end() {
     assert!(stdout.contains("== 2. OpenPGP"));
     assert!(stdout.contains("== 3. S/MIME"));
     assert!(stdout.contains("== 4. Passphrase"));
+    assert!(stdout.contains("== 5. "));
     assert!(stdout.contains("demo finished"));
 }

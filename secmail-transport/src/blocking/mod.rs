@@ -1,0 +1,199 @@
+//! Blocking drivers: a `std::net::TcpStream`, rustls on it, timeouts on every read and write,
+//! and the sans-I/O cores of [`crate::proto`] fed from it.
+
+pub mod imap;
+pub mod pop3;
+pub mod smtp;
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+
+use rustls::{ClientConnection, StreamOwned};
+use rustls_pki_types::ServerName;
+
+use crate::endpoint::{Endpoint, Options, Security};
+use crate::error::{Error, Result};
+use crate::proto::{DecodeError, Decoded};
+
+const READ_CHUNK: usize = 64 * 1024;
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    /// After a failed upgrade: nothing may be read or written any more.
+    Dead,
+}
+
+/// A connection with a receive buffer. Bytes before `start` are consumed.
+pub(crate) struct Conn {
+    stream: Stream,
+    buf: Vec<u8>,
+    start: usize,
+    host: String,
+    options: Options,
+}
+
+impl Conn {
+    /// Connects to the endpoint; with [`Security::Implicit`], completes the TLS handshake
+    /// before returning.
+    pub(crate) fn connect(endpoint: &Endpoint, options: &Options) -> Result<Conn> {
+        let target = format!("{}:{}", endpoint.host, endpoint.port);
+        let addrs = (endpoint.host.as_str(), endpoint.port)
+            .to_socket_addrs()
+            .map_err(|source| Error::Connect {
+                target: target.clone(),
+                source,
+            })?;
+        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address for host");
+        let mut tcp = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, options.connect_timeout) {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let tcp = tcp.ok_or(Error::Connect {
+            target,
+            source: last,
+        })?;
+        tcp.set_read_timeout(Some(options.io_timeout))?;
+        tcp.set_write_timeout(Some(options.io_timeout))?;
+        tcp.set_nodelay(true)?;
+        let mut conn = Conn {
+            stream: Stream::Plain(tcp),
+            buf: Vec::new(),
+            start: 0,
+            host: endpoint.host.clone(),
+            options: options.clone(),
+        };
+        if endpoint.security == Security::Implicit {
+            conn.start_tls()?;
+        }
+        Ok(conn)
+    }
+
+    pub(crate) fn options(&self) -> &Options {
+        &self.options
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// Upgrades the connection to TLS. Every byte received before this call and not yet
+    /// consumed is discarded first: a man in the middle can append bytes after the server's
+    /// STARTTLS reply, and those must never be read as if they came over TLS (the STARTTLS
+    /// command-injection class, "NO STARTTLS", USENIX Security 2021). Returns how many were
+    /// thrown away.
+    pub(crate) fn start_tls(&mut self) -> Result<usize> {
+        let discarded = self.buf.len() - self.start;
+        self.buf.clear();
+        self.start = 0;
+        let tcp = match std::mem::replace(&mut self.stream, Stream::Dead) {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(_) | Stream::Dead => {
+                return Err(Error::Misuse(
+                    "the connection is already TLS or dead".into(),
+                ));
+            }
+        };
+        let name = ServerName::try_from(self.host.clone())
+            .map_err(|e| Error::Config(format!("invalid server name {:?}: {e}", self.host)))?;
+        let tls = ClientConnection::new(self.options.tls.rustls(), name)?;
+        let mut stream = StreamOwned::new(tls, tcp);
+        while stream.conn.is_handshaking() {
+            stream.conn.complete_io(&mut stream.sock)?;
+        }
+        self.stream = Stream::Tls(Box::new(stream));
+        Ok(discarded)
+    }
+
+    /// The bytes received and not yet consumed.
+    pub(crate) fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start >= self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+
+    /// Reads at least one more byte into the buffer.
+    pub(crate) fn read_more(&mut self) -> Result<()> {
+        if self.start > 0 && self.start >= self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + READ_CHUNK, 0);
+        let n = match &mut self.stream {
+            Stream::Plain(s) => s.read(&mut self.buf[old..]),
+            Stream::Tls(s) => s.read(&mut self.buf[old..]),
+            Stream::Dead => Ok(0),
+        };
+        self.buf.truncate(old + *n.as_ref().unwrap_or(&0));
+        match n {
+            Ok(0) => Err(Error::ConnectionClosed),
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Decodes one item with `f`, reading until it is complete.
+    pub(crate) fn decode<T>(&mut self, mut f: impl FnMut(&[u8]) -> Decoded<T>) -> Result<T> {
+        loop {
+            match f(self.buffered()) {
+                Ok((item, used)) => {
+                    self.consume(used);
+                    return Ok(item);
+                }
+                Err(DecodeError::Incomplete) => self.read_more()?,
+                Err(DecodeError::Failed(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    pub(crate) fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        match &mut self.stream {
+            Stream::Plain(s) => s.write_all(bytes)?,
+            Stream::Tls(s) => s.write_all(bytes)?,
+            Stream::Dead => return Err(Error::ConnectionClosed),
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        match &mut self.stream {
+            Stream::Plain(s) => s.flush()?,
+            Stream::Tls(s) => s.flush()?,
+            Stream::Dead => return Err(Error::ConnectionClosed),
+        }
+        Ok(())
+    }
+
+    /// Changes the read timeout (IDLE waits longer than a reply may take).
+    pub(crate) fn set_read_timeout(&mut self, t: std::time::Duration) -> Result<()> {
+        match &self.stream {
+            Stream::Plain(s) => s.set_read_timeout(Some(t))?,
+            Stream::Tls(s) => s.sock.set_read_timeout(Some(t))?,
+            Stream::Dead => return Err(Error::ConnectionClosed),
+        }
+        Ok(())
+    }
+
+    /// Sends TLS close_notify, best effort.
+    pub(crate) fn close(&mut self) {
+        if let Stream::Tls(s) = &mut self.stream {
+            s.conn.send_close_notify();
+            let _ = s.flush();
+        }
+        self.stream = Stream::Dead;
+    }
+}

@@ -1,0 +1,525 @@
+//! SMTP (RFC 5321) as used for submission (RFC 6409): replies, EHLO extensions, commands and
+//! the DATA encoder (dot-stuffing, CRLF). Sans-I/O.
+//!
+//! The reply grammar is small and line-oriented, so it is written here by hand; there is no
+//! well-kept Rust crate for the client side of SMTP's grammar that works sans-I/O with limits.
+//!
+//! ```text
+//! Reply-line     = *( Reply-code "-" [ textstring ] CRLF )
+//!                  Reply-code [ SP textstring ] CRLF          ; RFC 5321 4.2
+//! Reply-code     = %x32-35 %x30-35 %x30-39
+//! ```
+
+use crate::error::ProtocolError;
+use crate::limits::Limits;
+use crate::proto::{DecodeError, Decoded, is_safe_arg, split_line};
+
+/// One SMTP reply: its code and its text lines (without the code and separator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The three-digit code, e.g. 250.
+    pub code: u16,
+    /// The text of each line, lossily decoded as UTF-8.
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    /// 2xx.
+    pub fn is_positive(&self) -> bool {
+        (200..300).contains(&self.code)
+    }
+    /// 3xx (e.g. 354 after DATA, 334 in AUTH).
+    pub fn is_intermediate(&self) -> bool {
+        (300..400).contains(&self.code)
+    }
+    /// The reply as one line, for error messages: `550 5.1.1 no such user`.
+    pub fn summary(&self) -> String {
+        let text = self.lines.join(" / ");
+        let text: String = text.chars().take(300).collect();
+        format!("{} {}", self.code, text)
+    }
+}
+
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.summary())
+    }
+}
+
+/// Decodes one complete reply from the front of `buf`.
+pub fn decode_reply(buf: &[u8], limits: &Limits) -> Decoded<Reply> {
+    let mut pos = 0;
+    let mut code = None;
+    let mut lines = Vec::new();
+    loop {
+        if lines.len() >= limits.max_reply_lines {
+            return Err(ProtocolError::ReplyTooLong {
+                limit: limits.max_reply_lines,
+            }
+            .into());
+        }
+        let (line, used) = split_line(&buf[pos..], limits.max_line)?;
+        pos += used;
+        if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
+            return Err(ProtocolError::malformed("SMTP reply", line).into());
+        }
+        let this = u16::from(line[0] - b'0') * 100
+            + u16::from(line[1] - b'0') * 10
+            + u16::from(line[2] - b'0');
+        if !(200..600).contains(&this) {
+            return Err(ProtocolError::malformed("SMTP reply code", line).into());
+        }
+        if *code.get_or_insert(this) != this {
+            return Err(
+                ProtocolError::malformed("SMTP multi-line reply (code changed)", line).into(),
+            );
+        }
+        let (last, text) = match line.get(3) {
+            None => (true, &[][..]),
+            Some(b' ') => (true, &line[4..]),
+            Some(b'-') => (false, &line[4..]),
+            Some(_) => return Err(ProtocolError::malformed("SMTP reply", line).into()),
+        };
+        lines.push(String::from_utf8_lossy(text).into_owned());
+        if last {
+            return Ok((Reply { code: this, lines }, pos));
+        }
+    }
+}
+
+/// A byte-fed reply reader: push what the connection gave, pull complete replies.
+#[derive(Debug, Default)]
+pub struct ReplyReader {
+    buf: Vec<u8>,
+    limits: Limits,
+}
+
+impl ReplyReader {
+    /// An empty reader with these limits.
+    pub fn new(limits: Limits) -> Self {
+        ReplyReader {
+            buf: Vec::new(),
+            limits,
+        }
+    }
+    /// Adds bytes received from the server.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+    /// The next complete reply, `Ok(None)` if more bytes are needed.
+    pub fn next_reply(&mut self) -> Result<Option<Reply>, ProtocolError> {
+        match decode_reply(&self.buf, &self.limits) {
+            Ok((reply, used)) => {
+                self.buf.drain(..used);
+                Ok(Some(reply))
+            }
+            Err(DecodeError::Incomplete) => Ok(None),
+            Err(DecodeError::Failed(e)) => Err(e),
+        }
+    }
+    /// Bytes received but not yet part of a reply. Before a TLS upgrade these must be thrown
+    /// away (the STARTTLS command-injection class): see [`ReplyReader::discard`].
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+    /// Throws away every buffered byte.
+    pub fn discard(&mut self) {
+        self.buf.clear();
+    }
+}
+
+/// The SMTP service extensions a server announced in its EHLO reply (RFC 5321 4.1.1.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extensions {
+    /// `STARTTLS` (RFC 3207).
+    pub starttls: bool,
+    /// `PIPELINING` (RFC 2920).
+    pub pipelining: bool,
+    /// `8BITMIME` (RFC 6152).
+    pub eight_bit_mime: bool,
+    /// `SMTPUTF8` (RFC 6531).
+    pub smtputf8: bool,
+    /// `ENHANCEDSTATUSCODES` (RFC 2034).
+    pub enhanced_status_codes: bool,
+    /// `REQUIRETLS` (RFC 8689).
+    pub requiretls: bool,
+    /// `SIZE` (RFC 1870): `Some(0)` means no fixed limit.
+    pub size: Option<u64>,
+    /// `AUTH` mechanisms (RFC 4954), upper case.
+    pub auth: Vec<String>,
+}
+
+impl Extensions {
+    /// Reads the extensions from an EHLO reply (its first line is the greeting, skipped).
+    pub fn from_ehlo(reply: &Reply) -> Self {
+        let mut ext = Extensions::default();
+        for line in reply.lines.iter().skip(1) {
+            let mut words = line.split_ascii_whitespace();
+            let Some(keyword) = words.next() else {
+                continue;
+            };
+            match keyword.to_ascii_uppercase().as_str() {
+                "STARTTLS" => ext.starttls = true,
+                "PIPELINING" => ext.pipelining = true,
+                "8BITMIME" => ext.eight_bit_mime = true,
+                "SMTPUTF8" => ext.smtputf8 = true,
+                "ENHANCEDSTATUSCODES" => ext.enhanced_status_codes = true,
+                "REQUIRETLS" => ext.requiretls = true,
+                "SIZE" => ext.size = Some(words.next().and_then(|n| n.parse().ok()).unwrap_or(0)),
+                "AUTH" => ext.auth = words.map(|m| m.to_ascii_uppercase()).collect(),
+                _ => {}
+            }
+        }
+        ext
+    }
+
+    /// True if the server offers this AUTH mechanism.
+    pub fn offers_auth(&self, mechanism: &str) -> bool {
+        self.auth.iter().any(|m| m.eq_ignore_ascii_case(mechanism))
+    }
+}
+
+/// A client command. Encoding refuses arguments with CR, LF or NUL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command<'a> {
+    /// `EHLO name`.
+    Ehlo(&'a str),
+    /// `STARTTLS`.
+    StartTls,
+    /// `AUTH mechanism [initial-response]`; the response is already base64.
+    Auth {
+        /// The SASL mechanism.
+        mechanism: &'a str,
+        /// The base64 initial response (RFC 4954), if any.
+        initial: Option<&'a str>,
+    },
+    /// A base64 line answering a 334 challenge.
+    AuthResponse(&'a str),
+    /// `MAIL FROM:<addr> params…`.
+    MailFrom {
+        /// The reverse path (may be empty: the null sender).
+        from: &'a str,
+        /// ESMTP parameters such as `BODY=8BITMIME`, `SIZE=n`, `SMTPUTF8`, `REQUIRETLS`.
+        params: &'a [String],
+    },
+    /// `RCPT TO:<addr>`.
+    RcptTo(&'a str),
+    /// `DATA`.
+    Data,
+    /// `RSET`.
+    Rset,
+    /// `NOOP`.
+    Noop,
+    /// `QUIT`.
+    Quit,
+}
+
+impl Command<'_> {
+    /// The command's verb, for error messages.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Ehlo(_) => "EHLO",
+            Command::StartTls => "STARTTLS",
+            Command::Auth { .. } | Command::AuthResponse(_) => "AUTH",
+            Command::MailFrom { .. } => "MAIL FROM",
+            Command::RcptTo(_) => "RCPT TO",
+            Command::Data => "DATA",
+            Command::Rset => "RSET",
+            Command::Noop => "NOOP",
+            Command::Quit => "QUIT",
+        }
+    }
+
+    /// Appends the command line, CRLF included, to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), crate::Error> {
+        let check = |s: &str| {
+            if is_safe_arg(s) && !s.contains(['<', '>']) {
+                Ok(())
+            } else {
+                Err(crate::Error::Misuse(format!(
+                    "{} argument contains a line break, NUL or angle bracket",
+                    self.verb()
+                )))
+            }
+        };
+        match self {
+            Command::Ehlo(name) => {
+                check(name)?;
+                out.extend_from_slice(b"EHLO ");
+                out.extend_from_slice(name.as_bytes());
+            }
+            Command::StartTls => out.extend_from_slice(b"STARTTLS"),
+            Command::Auth { mechanism, initial } => {
+                check(mechanism)?;
+                out.extend_from_slice(b"AUTH ");
+                out.extend_from_slice(mechanism.as_bytes());
+                if let Some(ir) = initial {
+                    check(ir)?;
+                    out.push(b' ');
+                    // RFC 4954: an empty initial response is sent as "=".
+                    out.extend_from_slice(if ir.is_empty() { b"=" } else { ir.as_bytes() });
+                }
+            }
+            Command::AuthResponse(r) => {
+                check(r)?;
+                out.extend_from_slice(r.as_bytes());
+            }
+            Command::MailFrom { from, params } => {
+                check(from)?;
+                out.extend_from_slice(b"MAIL FROM:<");
+                out.extend_from_slice(from.as_bytes());
+                out.push(b'>');
+                for p in params.iter() {
+                    check(p)?;
+                    out.push(b' ');
+                    out.extend_from_slice(p.as_bytes());
+                }
+            }
+            Command::RcptTo(to) => {
+                check(to)?;
+                out.extend_from_slice(b"RCPT TO:<");
+                out.extend_from_slice(to.as_bytes());
+                out.push(b'>');
+            }
+            Command::Data => out.extend_from_slice(b"DATA"),
+            Command::Rset => out.extend_from_slice(b"RSET"),
+            Command::Noop => out.extend_from_slice(b"NOOP"),
+            Command::Quit => out.extend_from_slice(b"QUIT"),
+        }
+        out.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+}
+
+/// Streaming encoder of a message for DATA (RFC 5321 4.5.2): every line ending becomes CRLF
+/// (a bare LF or bare CR is turned into CRLF, as RFC 5321 2.3.8 forbids them), a `.` at the
+/// start of a line is doubled, and [`DataEncoder::finish`] ends the last line and adds the
+/// `.` CRLF terminator.
+#[derive(Debug, Clone)]
+pub struct DataEncoder {
+    at_line_start: bool,
+    pending_cr: bool,
+}
+
+impl Default for DataEncoder {
+    fn default() -> Self {
+        DataEncoder {
+            at_line_start: true,
+            pending_cr: false,
+        }
+    }
+}
+
+impl DataEncoder {
+    /// A fresh encoder (at the start of a line).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Encodes `input`, appending to `out`.
+    pub fn push(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
+        out.reserve(input.len() + input.len() / 64 + 4);
+        while !input.is_empty() {
+            if self.pending_cr {
+                self.pending_cr = false;
+                out.extend_from_slice(b"\r\n");
+                self.at_line_start = true;
+                if input[0] == b'\n' {
+                    input = &input[1..];
+                    continue;
+                }
+            }
+            if self.at_line_start && input[0] == b'.' {
+                out.push(b'.');
+            }
+            // Copy the run up to the next line-ending byte in one go.
+            match memchr::memchr2(b'\r', b'\n', input) {
+                None => {
+                    out.extend_from_slice(input);
+                    self.at_line_start = false;
+                    return;
+                }
+                Some(i) => {
+                    out.extend_from_slice(&input[..i]);
+                    if input[i] == b'\r' {
+                        self.pending_cr = true;
+                        self.at_line_start = false;
+                    } else {
+                        out.extend_from_slice(b"\r\n");
+                        self.at_line_start = true;
+                    }
+                    input = &input[i + 1..];
+                }
+            }
+        }
+    }
+
+    /// Ends the message: completes the last line and appends `.` CRLF.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.pending_cr {
+            self.pending_cr = false;
+            out.extend_from_slice(b"\r\n");
+            self.at_line_start = true;
+        }
+        if !self.at_line_start {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        self.at_line_start = true;
+    }
+}
+
+/// What a message looks like on the wire after [`DataEncoder`] and before the terminator,
+/// i.e. what a server stores: line endings made CRLF, the last line ended. Handy to compare
+/// what was sent with what was fetched.
+pub fn canonical_crlf(message: &[u8]) -> Vec<u8> {
+    let mut enc = DataEncoder::new();
+    let mut out = Vec::new();
+    enc.push(message, &mut out);
+    enc.finish(&mut out);
+    out.truncate(out.len() - 3);
+    // Undo the dot-stuffing: only the line endings were asked for.
+    let mut plain = Vec::with_capacity(out.len());
+    let mut start = true;
+    let mut i = 0;
+    while i < out.len() {
+        if start && out[i] == b'.' {
+            i += 1;
+        }
+        let end = memchr::memchr(b'\n', &out[i..]).map_or(out.len(), |n| i + n + 1);
+        plain.extend_from_slice(&out[i..end]);
+        start = true;
+        i = end;
+    }
+    plain
+}
+
+/// Fuzzing entry point: decodes SMTP replies from arbitrary bytes. Not API.
+#[doc(hidden)]
+pub fn fuzz_reply(data: &[u8]) {
+    let limits = Limits::default()
+        .with_max_line(1024)
+        .with_max_reply_lines(64);
+    let mut buf = data;
+    while let Ok((reply, used)) = decode_reply(buf, &limits) {
+        assert!(used > 0 && used <= buf.len());
+        let _ = Extensions::from_ehlo(&reply);
+        buf = &buf[used..];
+    }
+    let mut enc = DataEncoder::new();
+    let mut out = Vec::new();
+    enc.push(data, &mut out);
+    enc.finish(&mut out);
+    // The encoded body never contains the terminator before its end.
+    assert!(!out[..out.len() - 3].windows(5).any(|w| w == b"\r\n.\r\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lim() -> Limits {
+        Limits::default()
+    }
+
+    #[test]
+    fn single_and_multi_line_replies() {
+        let (r, n) = decode_reply(b"220 mx ESMTP\r\nextra", &lim()).unwrap();
+        assert_eq!(
+            (r.code, r.lines.clone(), n),
+            (220, vec!["mx ESMTP".into()], 14)
+        );
+        let ehlo = b"250-localhost\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-AUTH PLAIN login\r\n250-STARTTLS\r\n250 8BITMIME\r\n";
+        let (r, n) = decode_reply(ehlo, &lim()).unwrap();
+        assert_eq!(n, ehlo.len());
+        let e = Extensions::from_ehlo(&r);
+        assert!(e.pipelining && e.starttls && e.eight_bit_mime && !e.smtputf8);
+        assert_eq!(e.size, Some(1000));
+        assert!(e.offers_auth("LOGIN") && e.offers_auth("plain") && !e.offers_auth("XOAUTH2"));
+        assert_eq!(decode_reply(b"250", &lim()), Err(DecodeError::Incomplete));
+        assert_eq!(
+            decode_reply(b"250-a\r\n250", &lim()),
+            Err(DecodeError::Incomplete)
+        );
+        assert_eq!(
+            decode_reply(b"250\r\n", &lim()).unwrap().0.lines,
+            vec![String::new()]
+        );
+    }
+
+    #[test]
+    fn malformed_and_bounded_replies() {
+        for bad in [
+            &b"25 x\r\n"[..],
+            b"2500 x\r\n",
+            b"abc x\r\n",
+            b"250-a\r\n251 b\r\n",
+            b"100 x\r\n",
+            b"250_x\r\n",
+        ] {
+            assert!(
+                matches!(decode_reply(bad, &lim()), Err(DecodeError::Failed(_))),
+                "{bad:?}"
+            );
+        }
+        let l = lim().with_max_line(8).with_max_reply_lines(2);
+        assert!(matches!(
+            decode_reply(b"250 0123456789", &l),
+            Err(DecodeError::Failed(ProtocolError::LineTooLong { limit: 8 }))
+        ));
+        assert!(matches!(
+            decode_reply(b"250-a\r\n250-b\r\n250 c\r\n", &l),
+            Err(DecodeError::Failed(ProtocolError::ReplyTooLong {
+                limit: 2
+            }))
+        ));
+    }
+
+    #[test]
+    fn commands_refuse_injection() {
+        let mut out = Vec::new();
+        Command::MailFrom {
+            from: "a@b",
+            params: &["BODY=8BITMIME".into()],
+        }
+        .encode(&mut out)
+        .unwrap();
+        Command::RcptTo("c@d").encode(&mut out).unwrap();
+        assert_eq!(out, b"MAIL FROM:<a@b> BODY=8BITMIME\r\nRCPT TO:<c@d>\r\n");
+        assert!(
+            Command::RcptTo("c@d>\r\nRCPT TO:<e@f")
+                .encode(&mut out)
+                .is_err()
+        );
+        assert!(Command::Ehlo("x\ny").encode(&mut out).is_err());
+    }
+
+    fn data(input: &[&[u8]]) -> Vec<u8> {
+        let mut e = DataEncoder::new();
+        let mut out = Vec::new();
+        for chunk in input {
+            e.push(chunk, &mut out);
+        }
+        e.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn dot_stuffing_and_line_endings() {
+        assert_eq!(data(&[b"a\r\n.\r\n..b\r\n"]), b"a\r\n..\r\n...b\r\n.\r\n");
+        assert_eq!(data(&[b".x"]), b"..x\r\n.\r\n");
+        assert_eq!(data(&[b"a\nb\rc\r\n"]), b"a\r\nb\r\nc\r\n.\r\n");
+        assert_eq!(data(&[b""]), b".\r\n");
+        // Split anywhere, the result is the same.
+        let msg: &[u8] = b"x\r\n.\r\n.y\n\r.z\r";
+        let whole = data(&[msg]);
+        for i in 0..msg.len() {
+            for j in i..msg.len() {
+                assert_eq!(data(&[&msg[..i], &msg[i..j], &msg[j..]]), whole, "{i} {j}");
+            }
+        }
+        assert_eq!(canonical_crlf(b".a\nb"), b".a\r\nb\r\n");
+        fuzz_reply(b"250-x\r\n250 y\r\n\r\n.\r\n");
+    }
+}
