@@ -54,12 +54,24 @@ section "fuzz (${FUZZ_SECONDS}s per target)"
 (
   cd fuzz
   cargo +nightly fuzz build --release
+  mkdir -p ../target/fuzz-logs
   for target in $(cargo +nightly fuzz list); do
     mkdir -p "corpus/$target"
     # Seed corpora are checked in under fuzz/seeds; the working corpus is not.
     cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
-    cargo +nightly fuzz run --release "$target" "corpus/$target" -- \
-      -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 12
+    log="../target/fuzz-logs/$target.log"
+    # Leak detection is off: this run looks for panics, crashes and memory errors; libraries
+    # with process-wide caches (OpenSSL, sequoia) make LeakSanitizer's verdict at exit noisy.
+    if cargo +nightly fuzz run --release "$target" "corpus/$target" -- \
+      -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -detect_leaks=0 \
+      -print_final_stats=1 >"$log" 2>&1; then
+      printf '%-20s %s\n' "$target" "$(grep -m1 '^Done' "$log" || echo done)"
+    else
+      echo "fuzz target $target FAILED; its output:" >&2
+      tail -n 80 "$log" >&2
+      ls -l "artifacts/$target" >&2 2>/dev/null || true
+      exit 1
+    fi
   done
 )
 
