@@ -450,6 +450,22 @@ pub fn decrypt_stream<R: Read + Send + Sync, W: Write>(
     output: W,
     opts: &DecryptOptions,
 ) -> Result<Verdict> {
+    // sequoia-openpgp 2.4.2 panics on some crafted SEIPDv1 bodies (an `unwrap` in its packet
+    // parser; inputs in fuzz/known-crashes). Hostile mail must not take down the caller's
+    // thread, so the panic is contained here and reported as a failed integrity check. Nothing
+    // reaches `output` before every check passed, so a contained panic releases nothing.
+    // (A build with `panic = "abort"` cannot contain it; see docs/security.md.)
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decrypt_stream_unguarded(input, output, opts)
+    }))
+    .unwrap_or(Err(Error::Integrity))
+}
+
+fn decrypt_stream_unguarded<R: Read + Send + Sync, W: Write>(
+    input: R,
+    output: W,
+    opts: &DecryptOptions,
+) -> Result<Verdict> {
     let state = Arc::new(Mutex::new(State::default()));
     let pol = MessagePolicy::default();
     let helper = Helper::new(opts, state.clone());
