@@ -652,9 +652,7 @@ impl Part {
             .headers
             .iter()
             .find(|h| h.name.eq_ignore_ascii_case(name))?;
-        let field = self.raw.get(h.range.clone())?;
-        let colon = field.iter().position(|&b| b == b':')?;
-        field.get(colon + 1..)
+        self.raw.get(h.range.clone()).map(parse::field_value)
     }
 }
 

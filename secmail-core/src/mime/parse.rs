@@ -369,6 +369,15 @@ fn field_name(field: &[u8]) -> &[u8] {
     field[..n].trim_ascii_end()
 }
 
+/// The raw value of a whole field: everything after the first colon, still folded (empty when
+/// there is no colon).
+pub(crate) fn field_value(field: &[u8]) -> &[u8] {
+    field
+        .iter()
+        .position(|&b| b == b':')
+        .map_or(&field[field.len()..], |c| &field[c + 1..])
+}
+
 /// The parsed values of every field called `name` (lower case), in order.
 fn field_values<'x>(
     bytes: &'x [u8],
@@ -385,7 +394,7 @@ fn field_values<'x>(
 }
 
 /// Unfolds a raw field value: line endings removed (RFC 5322 §2.2.3), then trimmed.
-fn unfold(raw: &[u8]) -> String {
+pub(crate) fn unfold(raw: &[u8]) -> String {
     let trimmed = raw.trim_ascii();
     if memchr::memchr2(b'\r', b'\n', trimmed).is_none() {
         return String::from_utf8_lossy(trimmed).into_owned();
@@ -409,10 +418,7 @@ fn decode_headers(
         .map(|r| {
             let field = &bytes[r.clone()];
             let name = String::from_utf8_lossy(field_name(field)).into_owned();
-            let raw_value = field
-                .iter()
-                .position(|&b| b == b':')
-                .map_or(&field[field.len()..], |c| &field[c + 1..]);
+            let raw_value = field_value(field);
             // Values are unfolded (only the line breaks go, RFC 5322 §2.2.3) and otherwise
             // kept as written, since a re-rendering could hide what was sent. Unstructured
             // fields that carry RFC 2047 encoded words get them decoded by mail-parser.

@@ -18,6 +18,7 @@
 //! header field as sent (RFC 9788 §2.2), so the reader can tell what was exposed. Readers also
 //! accept the older `protected-headers="v1"` form.
 
+use super::parse::{field_value, unfold};
 use super::{Message, Part, canon::to_crlf};
 use crate::error::{Error, Result};
 use crate::verdict::{HeaderProtection, HeaderProtectionForm};
@@ -245,7 +246,7 @@ pub fn protect_headers(
         if is_structural(&field.name) || is_trace(&field.name) {
             continue;
         }
-        let value = unfold_raw(bytes);
+        let value = unfold(field_value(bytes));
         let outer_value = if encrypting {
             policy.outer_value(&field.name, &value)
         } else {
@@ -268,20 +269,6 @@ pub fn protect_headers(
     payload.extend_from_slice(b"\r\n");
     payload.extend_from_slice(root.raw_body());
     Ok(ProtectedHeaders { payload, outer })
-}
-
-/// A field's value as one line: the part after the colon, line endings removed, trimmed.
-fn unfold_raw(field: &[u8]) -> String {
-    let value = field
-        .iter()
-        .position(|&b| b == b':')
-        .map_or(&field[..0], |c| &field[c + 1..]);
-    let v: Vec<u8> = value
-        .iter()
-        .copied()
-        .filter(|&b| b != b'\r' && b != b'\n')
-        .collect();
-    String::from_utf8_lossy(&v).trim().to_owned()
 }
 
 /// Reads header protection from the outermost part of a cryptographic payload (after
