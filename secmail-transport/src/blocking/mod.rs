@@ -146,6 +146,30 @@ impl Conn {
         }
     }
 
+    /// Reads what the connection has (at least one byte) into `buf`, for a state machine
+    /// that keeps its own buffer. Bytes this connection buffered itself come first.
+    pub(crate) fn read_into(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if self.start < self.buf.len() {
+            let n = (self.buf.len() - self.start).min(buf.len());
+            buf[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
+            self.consume(n);
+            return Ok(n);
+        }
+        loop {
+            let n = match &mut self.stream {
+                Stream::Plain(s) => s.read(buf),
+                Stream::Tls(s) => s.read(buf),
+                Stream::Dead => Ok(0),
+            };
+            return match n {
+                Ok(0) => Err(Error::ConnectionClosed),
+                Ok(n) => Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e.into()),
+            };
+        }
+    }
+
     /// Decodes one item with `f`, reading until it is complete.
     pub(crate) fn decode<T>(&mut self, mut f: impl FnMut(&[u8]) -> Decoded<T>) -> Result<T> {
         loop {

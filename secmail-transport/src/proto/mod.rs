@@ -49,6 +49,58 @@ pub fn split_line(buf: &[u8], max: usize) -> Decoded<&[u8]> {
     }
 }
 
+/// The receive buffer of a state machine: bytes fed by the driver, consumed from the front
+/// without moving the rest on every reply.
+#[derive(Debug, Default)]
+pub(crate) struct InBuf {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl InBuf {
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        if self.start > 0 && self.start >= self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.buf.len());
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+    /// Throws every buffered byte away; returns how many there were.
+    pub(crate) fn discard(&mut self) -> usize {
+        let n = self.buf.len() - self.start;
+        self.buf.clear();
+        self.start = 0;
+        n
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+    /// Decodes one item from the front with `f`; `Ok(None)` if more bytes are needed.
+    pub(crate) fn decode<T>(
+        &mut self,
+        f: impl FnOnce(&[u8]) -> Decoded<T>,
+    ) -> Result<Option<T>, ProtocolError> {
+        match f(self.data()) {
+            Ok((item, used)) => {
+                self.consume(used);
+                Ok(Some(item))
+            }
+            Err(DecodeError::Incomplete) => Ok(None),
+            Err(DecodeError::Failed(e)) => Err(e),
+        }
+    }
+}
+
 /// True if `s` can go on a command line as it is: no CR, LF or NUL (command injection).
 pub(crate) fn is_safe_arg(s: &str) -> bool {
     !s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)

@@ -14,6 +14,10 @@ use crate::error::ProtocolError;
 use crate::limits::Limits;
 use crate::proto::{DecodeError, Decoded, is_safe_arg, split_line};
 
+mod session;
+
+pub use session::{Action, Envelope, Outcome, SendReport, Session};
+
 /// One SMTP reply: its code and its text lines (without the code and separator).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -32,6 +36,26 @@ impl Reply {
     pub fn is_intermediate(&self) -> bool {
         (300..400).contains(&self.code)
     }
+    /// The enhanced status code (RFC 3463, announced by ENHANCEDSTATUSCODES, RFC 2034) at the
+    /// start of the reply's first line, e.g. `5.1.1` (bad destination mailbox address).
+    /// `None` when the text does not start with one, or when its class disagrees with the
+    /// reply code's first digit (RFC 2034 3 requires them to agree).
+    pub fn enhanced_code(&self) -> Option<EnhancedCode> {
+        let code = EnhancedCode::parse_prefix(self.lines.first()?)?;
+        (u16::from(code.class) == self.code / 100).then_some(code)
+    }
+
+    /// The text of the first line without its enhanced status code, if it had one.
+    pub fn text(&self) -> &str {
+        let first = self.lines.first().map_or("", String::as_str);
+        match EnhancedCode::parse_prefix(first) {
+            Some(_) => first
+                .split_once(' ')
+                .map_or("", |(_, rest)| rest.trim_start()),
+            None => first,
+        }
+    }
+
     /// The reply as one line, for error messages: `550 5.1.1 no such user`.
     pub fn summary(&self) -> String {
         let text = self.lines.join(" / ");
@@ -43,6 +67,68 @@ impl Reply {
 impl std::fmt::Display for Reply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.summary())
+    }
+}
+
+/// An enhanced mail system status code (RFC 3463 2):
+///
+/// ```text
+/// status-code = class "." subject "." detail
+/// class       = "2" / "4" / "5"              ; success, persistent / permanent failure
+/// subject     = 1*3digit                     ; e.g. 1 = addressing, 7 = security
+/// detail      = 1*3digit
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EnhancedCode {
+    /// 2 (success), 4 (persistent transient failure) or 5 (permanent failure).
+    pub class: u8,
+    /// The subject: 0 other, 1 addressing, 2 mailbox, 3 mail system, 4 network and routing,
+    /// 5 mail delivery protocol, 6 message content, 7 security or policy.
+    pub subject: u16,
+    /// The detail within the subject, e.g. 1 in 5.1.1 (bad destination mailbox address).
+    pub detail: u16,
+}
+
+impl EnhancedCode {
+    /// Parses the code at the start of `text`, which must be followed by a space or end there.
+    pub fn parse_prefix(text: &str) -> Option<EnhancedCode> {
+        let word = text.split(' ').next()?;
+        let mut parts = word.split('.');
+        let class = match parts.next()? {
+            "2" => 2,
+            "4" => 4,
+            "5" => 5,
+            _ => return None,
+        };
+        let num = |p: Option<&str>| -> Option<u16> {
+            let p = p?;
+            if (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) {
+                p.parse().ok()
+            } else {
+                None
+            }
+        };
+        let subject = num(parts.next())?;
+        let detail = num(parts.next())?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(EnhancedCode {
+            class,
+            subject,
+            detail,
+        })
+    }
+
+    /// True for class 4: the same request may succeed later.
+    pub fn is_transient(&self) -> bool {
+        self.class == 4
+    }
+}
+
+impl std::fmt::Display for EnhancedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
     }
 }
 
@@ -446,6 +532,43 @@ mod tests {
             decode_reply(b"250\r\n", &lim()).unwrap().0.lines,
             vec![String::new()]
         );
+    }
+
+    #[test]
+    fn enhanced_status_codes() {
+        let r = |t: &[u8]| decode_reply(t, &lim()).unwrap().0;
+        let rej = r(b"550-5.1.1 <x@y>: Recipient address rejected\r\n550 5.1.1 more\r\n");
+        let code = rej.enhanced_code().unwrap();
+        assert_eq!(
+            (code.class, code.subject, code.detail, code.to_string()),
+            (5, 1, 1, "5.1.1".to_string())
+        );
+        assert_eq!(rej.text(), "<x@y>: Recipient address rejected");
+        assert!(!code.is_transient());
+        assert!(
+            r(b"451 4.7.1 try later\r\n")
+                .enhanced_code()
+                .unwrap()
+                .is_transient()
+        );
+        assert_eq!(
+            r(b"250 2.0.0\r\n").enhanced_code().unwrap().to_string(),
+            "2.0.0"
+        );
+        // The class must agree with the reply code; not every dotted word is a code.
+        for no in [
+            &b"250 5.1.1 odd\r\n"[..],
+            b"250 Ok\r\n",
+            b"250 2.0 short\r\n",
+            b"250 2.0.0.0 long\r\n",
+            b"250 2.1234.0 wide\r\n",
+            b"250 3.0.0 class\r\n",
+            b"250 2.a.0 x\r\n",
+            b"250\r\n",
+        ] {
+            assert_eq!(r(no).enhanced_code(), None, "{no:?}");
+        }
+        assert_eq!(r(b"250 Ok queued\r\n").text(), "Ok queued");
     }
 
     #[test]
