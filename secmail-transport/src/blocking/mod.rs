@@ -13,7 +13,6 @@ use rustls_pki_types::ServerName;
 
 use crate::endpoint::{Endpoint, Options, Security};
 use crate::error::{Error, Result};
-use crate::proto::{DecodeError, Decoded};
 
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -167,20 +166,6 @@ impl Conn {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => Err(e.into()),
             };
-        }
-    }
-
-    /// Decodes one item with `f`, reading until it is complete.
-    pub(crate) fn decode<T>(&mut self, mut f: impl FnMut(&[u8]) -> Decoded<T>) -> Result<T> {
-        loop {
-            match f(self.buffered()) {
-                Ok((item, used)) => {
-                    self.consume(used);
-                    return Ok(item);
-                }
-                Err(DecodeError::Incomplete) => self.read_more()?,
-                Err(DecodeError::Failed(e)) => return Err(e.into()),
-            }
         }
     }
 

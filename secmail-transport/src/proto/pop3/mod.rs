@@ -14,6 +14,10 @@ use crate::error::ProtocolError;
 use crate::limits::Limits;
 use crate::proto::{DecodeError, Decoded, is_safe_arg, split_line};
 
+mod session;
+
+pub use session::{Action, Outcome, Session};
+
 /// A status line: `+OK …` or `-ERR …`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
