@@ -6,15 +6,14 @@ use imap_codec::imap_types::core::{IString, NString};
 use imap_codec::imap_types::fetch::MessageDataItem;
 use imap_codec::imap_types::flag::FlagFetch;
 use imap_codec::imap_types::mailbox::Mailbox;
-use imap_codec::imap_types::response::{Data, Response, Status, StatusKind};
+use imap_codec::imap_types::response::{Data, Response};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use crate::blocking::Conn;
-use crate::endpoint::{Endpoint, Options, Security};
-use crate::error::{Error, ProtocolError, Result};
-use crate::proto::DecodeError;
-use crate::proto::imap::{decode_response, frame, quoted};
+use crate::endpoint::{Endpoint, Options};
+use crate::error::{Error, Result};
+use crate::proto::imap::{Action, Outcome, Part, Session};
 
 /// One message fetched with `UID FETCH (UID FLAGS RFC822.SIZE BODY.PEEK[])`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,42 +49,19 @@ fn idle_event(r: &Response<'_>) -> Option<IdleEvent> {
     }
 }
 
-/// A part of a command: text, a string that must go as a literal, or a SASL response sent
-/// after the server's continuation request.
-enum Part<'a> {
-    Text(&'a [u8]),
-    Literal(&'a [u8]),
-    AfterContinuation(&'a [u8]),
-}
-
-/// An IMAP session over TLS (implicit or STARTTLS, never plaintext).
+/// An IMAP session over TLS (implicit or STARTTLS, never plaintext): a thin loop over the
+/// sans-I/O [`Session`](crate::proto::imap::Session).
 pub struct ImapClient {
     conn: Conn,
-    next_tag: u32,
-    capabilities: Vec<String>,
+    session: Session,
+    rbuf: Vec<u8>,
 }
 
 impl std::fmt::Debug for ImapClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ImapClient")
-            .field("capabilities", &self.capabilities)
+            .field("capabilities", &self.session.capabilities())
             .finish_non_exhaustive()
-    }
-}
-
-/// Reads one response frame and hands it, decoded, to `f`.
-fn next_response<T>(conn: &mut Conn, f: impl FnOnce(Response<'_>) -> Result<T>) -> Result<T> {
-    let limits = conn.options().limits;
-    loop {
-        match frame(conn.buffered(), &limits) {
-            Ok((len, _)) => {
-                let result = f(decode_response(&conn.buffered()[..len])?);
-                conn.consume(len);
-                return result;
-            }
-            Err(DecodeError::Incomplete) => conn.read_more()?,
-            Err(DecodeError::Failed(e)) => return Err(e.into()),
-        }
     }
 }
 
@@ -93,198 +69,60 @@ impl ImapClient {
     /// Connects and reads the greeting; with [`Security::StartTls`], requires STARTTLS in the
     /// capabilities, upgrades, discards everything buffered before the handshake and asks
     /// CAPABILITY again over TLS.
+    ///
+    /// [`Security::StartTls`]: crate::Security::StartTls
     pub fn connect(endpoint: &Endpoint, options: &Options) -> Result<ImapClient> {
         let conn = Conn::connect(endpoint, options)?;
         let mut client = ImapClient {
             conn,
-            next_tag: 1,
-            capabilities: Vec::new(),
+            session: Session::new(endpoint.security, options.limits),
+            rbuf: vec![0; 64 * 1024],
         };
-        next_response(&mut client.conn, |r| match r {
-            Response::Status(Status::Untagged(b)) if b.kind == StatusKind::Ok => Ok(()),
-            other => Err(Error::Rejected {
-                command: "the connection",
-                reply: format!("{other:?}").chars().take(300).collect(),
-            }),
-        })?;
-        client.capability()?;
-        if endpoint.security == Security::StartTls {
-            if !client.has_capability("STARTTLS") {
-                return Err(Error::TlsNotOffered {
-                    command: "STARTTLS",
-                });
-            }
-            if let Err(e) = client.run(&[Part::Text(b"STARTTLS")], |_| Ok(())) {
-                return Err(match e {
-                    Error::Rejected { reply, .. } => Error::TlsRefused {
-                        command: "STARTTLS",
-                        reply,
-                    },
-                    e => e,
-                });
-            }
-            client.capabilities.clear();
-            client.conn.start_tls()?;
-            client.capability()?;
-        }
+        client.drive(|_| Ok(()))?;
         Ok(client)
     }
 
     /// The capabilities the server announced over TLS, upper case.
     pub fn capabilities(&self) -> &[String] {
-        &self.capabilities
+        self.session.capabilities()
     }
 
     /// True if the server announced this capability (case-insensitive).
     pub fn has_capability(&self, name: &str) -> bool {
-        self.capabilities
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(name))
+        self.session.has_capability(name)
     }
 
-    fn capability(&mut self) -> Result<()> {
-        let mut caps = Vec::new();
-        self.run(&[Part::Text(b"CAPABILITY")], |r| {
-            if let Response::Data(Data::Capability(list)) = r {
-                caps = list
-                    .as_ref()
-                    .iter()
-                    .map(|c| c.to_string().to_ascii_uppercase())
-                    .collect();
+    /// Runs the started operation to its end, passing untagged data to `on_data`.
+    fn drive(&mut self, mut on_data: impl FnMut(Response<'_>) -> Result<()>) -> Result<Outcome> {
+        loop {
+            match self.session.next_action()? {
+                Action::Send(bytes) => {
+                    self.conn.write_all(bytes)?;
+                    self.conn.flush()?;
+                }
+                Action::NeedMore => {
+                    let n = self.conn.read_into(&mut self.rbuf)?;
+                    self.session.feed(&self.rbuf[..n])?;
+                }
+                Action::StartTls => {
+                    self.conn.start_tls()?;
+                    self.session.tls_established()?;
+                }
+                Action::Data(r) => on_data(r)?,
+                Action::Done(outcome) => return Ok(outcome),
             }
-            Ok(())
-        })?;
-        self.capabilities = caps;
-        Ok(())
+        }
     }
 
-    /// Runs one command: sends it (literals as LITERAL+ when offered, else synchronizing),
-    /// passes every untagged response to `on_data`, and returns when its tagged response
-    /// arrives: `Ok` for OK, [`Error::Rejected`] for NO/BAD.
+    /// Runs one command; untagged responses go to `on_data`.
     fn run(
         &mut self,
         parts: &[Part<'_>],
-        mut on_data: impl FnMut(Response<'_>) -> Result<()>,
+        verb: &'static str,
+        on_data: impl FnMut(Response<'_>) -> Result<()>,
     ) -> Result<()> {
-        let tag = format!("S{}", self.next_tag);
-        self.next_tag += 1;
-        let literal_plus = self.has_capability("LITERAL+");
-        let mut line = Zeroizing::new(Vec::new());
-        line.extend_from_slice(tag.as_bytes());
-        line.push(b' ');
-        let verb: &'static str = match parts.first() {
-            Some(Part::Text(t)) if t.starts_with(b"UID FETCH") => "UID FETCH",
-            Some(Part::Text(t)) if t.starts_with(b"UID") => "UID command",
-            Some(Part::Text(t)) if t.starts_with(b"LOGIN") => "LOGIN",
-            Some(Part::Text(t)) if t.starts_with(b"AUTHENTICATE") => "AUTHENTICATE",
-            Some(Part::Text(t)) if t.starts_with(b"SELECT") => "SELECT",
-            Some(Part::Text(t)) if t.starts_with(b"EXAMINE") => "EXAMINE",
-            Some(Part::Text(t)) if t.starts_with(b"APPEND") => "APPEND",
-            Some(Part::Text(t)) if t.starts_with(b"STARTTLS") => "STARTTLS",
-            _ => "the command",
-        };
-        for part in parts {
-            match part {
-                Part::Text(t) => line.extend_from_slice(t),
-                Part::AfterContinuation(bytes) => {
-                    line.extend_from_slice(b"\r\n");
-                    self.conn.write_all(&line)?;
-                    self.conn.flush()?;
-                    line.clear();
-                    self.wait_continuation(verb)?;
-                    line.extend_from_slice(bytes);
-                }
-                Part::Literal(bytes) => {
-                    line.extend_from_slice(format!("{{{}", bytes.len()).as_bytes());
-                    if literal_plus {
-                        line.extend_from_slice(b"+}\r\n");
-                    } else {
-                        line.extend_from_slice(b"}\r\n");
-                        self.conn.write_all(&line)?;
-                        self.conn.flush()?;
-                        line.clear();
-                        // Wait for the server's go-ahead (RFC 3501 7.5).
-                        self.wait_continuation(verb)?;
-                    }
-                    self.conn.write_all(&line)?;
-                    line.clear();
-                    self.conn.write_all(bytes)?;
-                }
-            }
-        }
-        line.extend_from_slice(b"\r\n");
-        self.conn.write_all(&line)?;
-        self.conn.flush()?;
-        let mut count = 0usize;
-        let max = self.conn.options().limits.max_reply_lines;
-        let is_sasl = verb == "AUTHENTICATE";
-        loop {
-            let mut continuation = false;
-            let done = next_response(&mut self.conn, |r| match r {
-                // A SASL challenge we have no answer to (XOAUTH2 sends its error this way):
-                // an empty response, after which the server fails the command.
-                Response::CommandContinuationRequest(_) if is_sasl => {
-                    continuation = true;
-                    Ok(None)
-                }
-                Response::Status(Status::Tagged(t)) if t.tag.as_ref() == tag => {
-                    if t.body.kind == StatusKind::Ok {
-                        Ok(Some(Ok(())))
-                    } else {
-                        Ok(Some(Err(t.body.text.to_string())))
-                    }
-                }
-                Response::Status(Status::Tagged(_)) => {
-                    Err(ProtocolError::malformed("IMAP tagged response (unknown tag)", b"").into())
-                }
-                Response::Status(Status::Bye(_)) => Err(Error::ConnectionClosed),
-                other => on_data(other).map(|_| None),
-            })?;
-            if continuation {
-                self.conn.write_all(b"\r\n")?;
-                self.conn.flush()?;
-            }
-            match done {
-                Some(Ok(())) => return Ok(()),
-                Some(Err(text)) => {
-                    return Err(Error::Rejected {
-                        command: verb,
-                        reply: text.chars().take(300).collect(),
-                    });
-                }
-                None => {
-                    count += 1;
-                    if count > max {
-                        return Err(ProtocolError::ReplyTooLong { limit: max }.into());
-                    }
-                }
-            }
-        }
-    }
-
-    fn wait_continuation(&mut self, verb: &'static str) -> Result<()> {
-        let mut refused = None;
-        next_response(&mut self.conn, |r| {
-            if !matches!(r, Response::CommandContinuationRequest(_)) {
-                refused = Some(format!("{r:?}").chars().take(300).collect::<String>());
-            }
-            Ok(())
-        })?;
-        match refused {
-            Some(reply) => Err(Error::Rejected {
-                command: verb,
-                reply,
-            }),
-            None => Ok(()),
-        }
-    }
-
-    fn string_part<'a>(s: &'a [u8], buf: &'a mut Vec<u8>) -> Part<'a> {
-        if quoted(s, buf) {
-            Part::Text(buf.as_slice())
-        } else {
-            Part::Literal(s)
-        }
+        self.session.command(parts, verb)?;
+        self.drive(on_data).map(drop)
     }
 
     /// Logs in: AUTHENTICATE PLAIN when offered (with SASL-IR when offered), else LOGIN.
@@ -293,33 +131,19 @@ impl ImapClient {
         if !self.conn.is_tls() {
             return Err(Error::Misuse("credentials are only sent over TLS".into()));
         }
-        let result = if self.has_capability("AUTH=PLAIN") {
+        if self.has_capability("AUTH=PLAIN") {
             let mut raw = Zeroizing::new(Vec::new());
             raw.push(0);
             raw.extend_from_slice(user.as_bytes());
             raw.push(0);
             raw.extend_from_slice(password.expose_secret().as_bytes());
             let response = Zeroizing::new(B64.encode(&*raw).into_bytes());
-            self.authenticate("PLAIN", &response)
+            self.session.authenticate("PLAIN", &response)?;
         } else {
-            let (mut u, mut p) = (Vec::new(), Zeroizing::new(Vec::new()));
-            let user_part = Self::string_part(user.as_bytes(), &mut u);
-            let pass_part = Self::string_part(password.expose_secret().as_bytes(), &mut p);
-            self.run(
-                &[
-                    Part::Text(b"LOGIN "),
-                    user_part,
-                    Part::Text(b" "),
-                    pass_part,
-                ],
-                |_| Ok(()),
-            )
-        };
-        match result {
-            Ok(()) => self.capability(),
-            Err(Error::Rejected { reply, .. }) => Err(Error::AuthFailed(reply)),
-            Err(e) => Err(e),
+            self.session
+                .login(user.as_bytes(), password.expose_secret().as_bytes())?;
         }
+        self.drive(|_| Ok(())).map(drop)
     }
 
     /// AUTHENTICATE XOAUTH2 with a bearer token supplied by the application (Gmail, Outlook).
@@ -338,33 +162,14 @@ impl ImapClient {
             token.expose_secret()
         ));
         let response = Zeroizing::new(B64.encode(raw.as_bytes()).into_bytes());
-        match self.authenticate("XOAUTH2", &response) {
-            Ok(()) => self.capability(),
-            Err(Error::Rejected { reply, .. }) => Err(Error::AuthFailed(reply)),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// AUTHENTICATE with one base64 response: as an initial response with SASL-IR (RFC 4959),
-    /// else after the server's empty challenge.
-    fn authenticate(&mut self, mechanism: &str, response: &[u8]) -> Result<()> {
-        let mut cmd = Zeroizing::new(format!("AUTHENTICATE {mechanism}").into_bytes());
-        if self.has_capability("SASL-IR") {
-            cmd.push(b' ');
-            cmd.extend_from_slice(if response.is_empty() { b"=" } else { response });
-            self.run(&[Part::Text(&cmd)], |_| Ok(()))
-        } else {
-            self.run(
-                &[Part::Text(&cmd), Part::AfterContinuation(response)],
-                |_| Ok(()),
-            )
-        }
+        self.session.authenticate("XOAUTH2", &response)?;
+        self.drive(|_| Ok(())).map(drop)
     }
 
     /// LIST "" "*": every mailbox name.
     pub fn list(&mut self) -> Result<Vec<String>> {
         let mut names = Vec::new();
-        self.run(&[Part::Text(b"LIST \"\" \"*\"")], |r| {
+        self.run(&[Part::Text(b"LIST \"\" \"*\"")], "LIST", |r| {
             if let Response::Data(Data::List { mailbox, .. }) = r {
                 names.push(mailbox_name(&mailbox));
             }
@@ -385,9 +190,13 @@ impl ImapClient {
 
     fn open(&mut self, verb: &[u8], mailbox: &str) -> Result<u32> {
         let mut exists = 0;
-        let mut q = Vec::new();
-        let name = Self::string_part(mailbox.as_bytes(), &mut q);
-        self.run(&[Part::Text(verb), name], |r| {
+        let name = Part::String(mailbox.as_bytes());
+        let command = if verb.starts_with(b"SELECT") {
+            "SELECT"
+        } else {
+            "EXAMINE"
+        };
+        self.run(&[Part::Text(verb), name], command, |r| {
             if let Response::Data(Data::Exists(n)) = r {
                 exists = n;
             }
@@ -399,7 +208,7 @@ impl ImapClient {
     /// UID SEARCH ALL: every UID in the selected mailbox.
     pub fn uid_search_all(&mut self) -> Result<Vec<u32>> {
         let mut uids = Vec::new();
-        self.run(&[Part::Text(b"UID SEARCH ALL")], |r| {
+        self.run(&[Part::Text(b"UID SEARCH ALL")], "UID SEARCH", |r| {
             if let Response::Data(Data::Search(list, ..)) = r {
                 uids.extend(list.iter().map(|n| n.get()));
             }
@@ -413,7 +222,7 @@ impl ImapClient {
     pub fn uid_fetch(&mut self, uid: u32) -> Result<Option<FetchedMessage>> {
         let cmd = format!("UID FETCH {uid} (UID FLAGS RFC822.SIZE BODY.PEEK[])");
         let mut found = None;
-        self.run(&[Part::Text(cmd.as_bytes())], |r| {
+        self.run(&[Part::Text(cmd.as_bytes())], "UID FETCH", |r| {
             if let Response::Data(Data::Fetch { items, .. }) = r {
                 let mut m = FetchedMessage {
                     uid: 0,
@@ -475,12 +284,12 @@ impl ImapClient {
             return Err(Error::Misuse("not an IMAP flag".into()));
         }
         let cmd = format!("UID STORE {uid} {op} ({})", flags.join(" "));
-        self.run(&[Part::Text(cmd.as_bytes())], |_| Ok(()))
+        self.run(&[Part::Text(cmd.as_bytes())], "UID STORE", |_| Ok(()))
     }
 
     /// EXPUNGE: removes every message flagged `\Deleted`.
     pub fn expunge(&mut self) -> Result<()> {
-        self.run(&[Part::Text(b"EXPUNGE")], |_| Ok(()))
+        self.run(&[Part::Text(b"EXPUNGE")], "EXPUNGE", |_| Ok(()))
     }
 
     /// UID EXPUNGE (RFC 4315 UIDPLUS): removes only this message, if flagged `\Deleted`.
@@ -489,7 +298,7 @@ impl ImapClient {
             return Err(Error::Misuse("the server does not offer UIDPLUS".into()));
         }
         let cmd = format!("UID EXPUNGE {uid}");
-        self.run(&[Part::Text(cmd.as_bytes())], |_| Ok(()))
+        self.run(&[Part::Text(cmd.as_bytes())], "UID EXPUNGE", |_| Ok(()))
     }
 
     /// APPEND a message to a mailbox with flags, as a literal (LITERAL+ when offered).
@@ -497,16 +306,15 @@ impl ImapClient {
         if !flags.iter().all(|f| is_flag(f)) {
             return Err(Error::Misuse("not an IMAP flag".into()));
         }
-        let mut q = Vec::new();
-        let name = Self::string_part(mailbox.as_bytes(), &mut q);
         let flags = format!(" ({}) ", flags.join(" "));
         self.run(
             &[
                 Part::Text(b"APPEND "),
-                name,
+                Part::String(mailbox.as_bytes()),
                 Part::Text(flags.as_bytes()),
                 Part::Literal(message),
             ],
+            "APPEND",
             |_| Ok(()),
         )
     }
@@ -519,63 +327,60 @@ impl ImapClient {
         if !self.has_capability("IDLE") {
             return Err(Error::Misuse("the server does not offer IDLE".into()));
         }
-        let tag = format!("S{}", self.next_tag);
-        self.next_tag += 1;
-        self.conn.write_all(format!("{tag} IDLE\r\n").as_bytes())?;
-        self.conn.flush()?;
-        self.wait_continuation("IDLE")?;
+        self.session.idle()?;
         let mut events = Vec::new();
-        self.conn.set_read_timeout(wait)?;
-        let waited = next_response(&mut self.conn, |r| Ok(idle_event(&r)));
+        let deadline = std::time::Instant::now() + wait;
         let io_timeout = self.conn.options().io_timeout;
-        self.conn.set_read_timeout(io_timeout)?;
-        match waited {
-            Ok(Some(e)) => events.push(e),
-            Ok(None) | Err(Error::Timeout) => {}
-            Err(e) => return Err(e),
-        }
-        self.conn.write_all(b"DONE\r\n")?;
-        self.conn.flush()?;
-        let max = self.conn.options().limits.max_reply_lines;
-        let mut count = 0usize;
         loop {
-            count += 1;
-            if count > max {
-                return Err(ProtocolError::ReplyTooLong { limit: max }.into());
-            }
-            let done = next_response(&mut self.conn, |r| match r {
-                Response::Status(Status::Tagged(t)) if t.tag.as_ref() == tag => {
-                    Ok(Some(t.body.kind == StatusKind::Ok))
+            let mut need_more = false;
+            match self.session.next_action()? {
+                Action::Send(bytes) => {
+                    self.conn.write_all(bytes)?;
+                    self.conn.flush()?;
                 }
-                Response::Status(Status::Bye(_)) => Err(Error::ConnectionClosed),
-                other => {
-                    if let Some(e) = idle_event(&other) {
+                Action::NeedMore => need_more = true,
+                Action::Data(r) => {
+                    if let Some(e) = idle_event(&r) {
                         events.push(e);
                     }
-                    Ok(None)
                 }
-            })?;
-            match done {
-                Some(true) => return Ok(events),
-                Some(false) => {
-                    return Err(Error::Rejected {
-                        command: "IDLE",
-                        reply: "the server ended IDLE with NO/BAD".into(),
-                    });
+                Action::Done(_) => return Ok(events),
+                Action::StartTls => {
+                    return Err(Error::Misuse("unexpected STARTTLS step in IDLE".into()));
                 }
-                None => {}
+            }
+            if !need_more {
+                continue;
+            }
+            if !self.session.is_idling() {
+                let n = self.conn.read_into(&mut self.rbuf)?;
+                self.session.feed(&self.rbuf[..n])?;
+                continue;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if !events.is_empty() || left.is_zero() {
+                self.session.idle_done()?;
+                continue;
+            }
+            self.conn.set_read_timeout(left)?;
+            let read = self.conn.read_into(&mut self.rbuf);
+            self.conn.set_read_timeout(io_timeout)?;
+            match read {
+                Ok(n) => self.session.feed(&self.rbuf[..n])?,
+                Err(Error::Timeout) => self.session.idle_done()?,
+                Err(e) => return Err(e),
             }
         }
     }
 
     /// NOOP.
     pub fn noop(&mut self) -> Result<()> {
-        self.run(&[Part::Text(b"NOOP")], |_| Ok(()))
+        self.run(&[Part::Text(b"NOOP")], "NOOP", |_| Ok(()))
     }
 
     /// LOGOUT and close.
     pub fn logout(mut self) -> Result<()> {
-        let r = self.run(&[Part::Text(b"LOGOUT")], |_| Ok(()));
+        let r = self.run(&[Part::Text(b"LOGOUT")], "LOGOUT", |_| Ok(()));
         self.conn.close();
         match r {
             Ok(()) | Err(Error::ConnectionClosed) => Ok(()),

@@ -1,5 +1,7 @@
 //! Blocking drivers: a `std::net::TcpStream`, rustls on it, timeouts on every read and write,
-//! and the sans-I/O cores of [`crate::proto`] fed from it.
+//! and the sans-I/O sessions of [`crate::proto`] fed from it. The sessions decide the order
+//! of each dialogue and keep the receive buffer; a driver only moves bytes and runs the TLS
+//! handshake when told.
 
 pub mod imap;
 pub mod pop3;
@@ -14,8 +16,6 @@ use rustls_pki_types::ServerName;
 use crate::endpoint::{Endpoint, Options, Security};
 use crate::error::{Error, Result};
 
-const READ_CHUNK: usize = 64 * 1024;
-
 enum Stream {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
@@ -23,11 +23,9 @@ enum Stream {
     Dead,
 }
 
-/// A connection with a receive buffer. Bytes before `start` are consumed.
+/// A connection. It keeps no receive buffer: what it reads goes straight to a session.
 pub(crate) struct Conn {
     stream: Stream,
-    buf: Vec<u8>,
-    start: usize,
     host: String,
     options: Options,
 }
@@ -63,8 +61,6 @@ impl Conn {
         tcp.set_nodelay(true)?;
         let mut conn = Conn {
             stream: Stream::Plain(tcp),
-            buf: Vec::new(),
-            start: 0,
             host: endpoint.host.clone(),
             options: options.clone(),
         };
@@ -82,15 +78,10 @@ impl Conn {
         matches!(self.stream, Stream::Tls(_))
     }
 
-    /// Upgrades the connection to TLS. Every byte received before this call and not yet
-    /// consumed is discarded first: a man in the middle can append bytes after the server's
-    /// STARTTLS reply, and those must never be read as if they came over TLS (the STARTTLS
-    /// command-injection class, "NO STARTTLS", USENIX Security 2021). Returns how many were
-    /// thrown away.
-    pub(crate) fn start_tls(&mut self) -> Result<usize> {
-        let discarded = self.buf.len() - self.start;
-        self.buf.clear();
-        self.start = 0;
+    /// Upgrades the connection to TLS. The session that asked for it has already thrown
+    /// away every byte received before (the STARTTLS command-injection class, "NO
+    /// STARTTLS", USENIX Security 2021); this connection holds none.
+    pub(crate) fn start_tls(&mut self) -> Result<()> {
         let tcp = match std::mem::replace(&mut self.stream, Stream::Dead) {
             Stream::Plain(tcp) => tcp,
             Stream::Tls(_) | Stream::Dead => {
@@ -107,53 +98,11 @@ impl Conn {
             stream.conn.complete_io(&mut stream.sock)?;
         }
         self.stream = Stream::Tls(Box::new(stream));
-        Ok(discarded)
+        Ok(())
     }
 
-    /// The bytes received and not yet consumed.
-    pub(crate) fn buffered(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-
-    pub(crate) fn consume(&mut self, n: usize) {
-        self.start += n;
-        if self.start >= self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        }
-    }
-
-    /// Reads at least one more byte into the buffer.
-    pub(crate) fn read_more(&mut self) -> Result<()> {
-        if self.start > 0 && self.start >= self.buf.len() / 2 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        let old = self.buf.len();
-        self.buf.resize(old + READ_CHUNK, 0);
-        let n = match &mut self.stream {
-            Stream::Plain(s) => s.read(&mut self.buf[old..]),
-            Stream::Tls(s) => s.read(&mut self.buf[old..]),
-            Stream::Dead => Ok(0),
-        };
-        self.buf.truncate(old + *n.as_ref().unwrap_or(&0));
-        match n {
-            Ok(0) => Err(Error::ConnectionClosed),
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Reads what the connection has (at least one byte) into `buf`, for a state machine
-    /// that keeps its own buffer. Bytes this connection buffered itself come first.
+    /// Reads what the connection has (at least one byte) into `buf`.
     pub(crate) fn read_into(&mut self, buf: &mut [u8]) -> Result<usize> {
-        if self.start < self.buf.len() {
-            let n = (self.buf.len() - self.start).min(buf.len());
-            buf[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
-            self.consume(n);
-            return Ok(n);
-        }
         loop {
             let n = match &mut self.stream {
                 Stream::Plain(s) => s.read(buf),

@@ -24,6 +24,10 @@ use crate::error::ProtocolError;
 use crate::limits::Limits;
 use crate::proto::{DecodeError, Decoded, split_line};
 
+mod session;
+
+pub use session::{Action, Outcome, Part, Session};
+
 /// Finds the end of the first complete response in `buf` (its lines and literals) and returns
 /// its length.
 pub fn frame(buf: &[u8], limits: &Limits) -> Decoded<usize> {
