@@ -205,3 +205,82 @@ fn xoauth2_error_challenge_is_answered_and_reported() {
     );
     peer.join();
 }
+
+#[test]
+fn requiretls_offered_is_sent_and_enhanced_codes_reported_per_recipient() {
+    let peer = spawn(true, |c| {
+        c.write(b"220 scripted\r\n");
+        c.read_line();
+        c.write(b"250-scripted\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-REQUIRETLS\r\n250 8BITMIME\r\n");
+        assert_eq!(c.read_line(), "MAIL FROM:<a@x> BODY=8BITMIME REQUIRETLS");
+        assert_eq!(c.read_line(), "RCPT TO:<b@x>");
+        assert_eq!(c.read_line(), "RCPT TO:<gone@x>");
+        assert_eq!(c.read_line(), "DATA");
+        c.write(b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 <gone@x>: mailbox unavailable\r\n354 go\r\n");
+        assert_eq!(c.read_until_line("."), b"hi\r\n");
+        c.write(b"250 2.0.0 Ok: queued as Q1\r\n");
+        assert_eq!(c.read_line(), "QUIT");
+        c.write(b"221 2.0.0 bye\r\n");
+    });
+    let mut client =
+        SmtpClient::connect(&peer.endpoint(Security::Implicit), &peer.options()).unwrap();
+    assert!(client.extensions().requiretls && client.extensions().enhanced_status_codes);
+    let mut env = Envelope::new("a@x", ["b@x", "gone@x"]);
+    env.require_tls = true;
+    let report = client.send_bytes(&env, b"hi\n").unwrap();
+    assert_eq!(report.accepted, ["b@x"]);
+    let (who, reply) = &report.rejected[0];
+    assert_eq!(who, "gone@x");
+    let code = reply.enhanced_code().unwrap();
+    assert_eq!((code.class, code.subject, code.detail), (5, 1, 1));
+    assert_eq!(reply.text(), "<gone@x>: mailbox unavailable");
+    assert_eq!(report.reply.enhanced_code().unwrap().to_string(), "2.0.0");
+    client.quit().unwrap();
+    peer.join();
+}
+
+#[test]
+fn xoauth2_accepted() {
+    let peer = spawn(true, |c| {
+        c.write(b"220 scripted\r\n");
+        c.read_line();
+        c.write(b"250-scripted\r\n250 AUTH XOAUTH2\r\n");
+        assert_eq!(
+            c.read_line(),
+            "AUTH XOAUTH2 dXNlcj1ib2JAeAFhdXRoPUJlYXJlciB0b2sBAQ=="
+        );
+        c.write(b"235 2.7.0 Accepted\r\n");
+        assert_eq!(c.read_line(), "NOOP");
+        c.write(b"250 2.0.0 Ok\r\n");
+    });
+    let mut client =
+        SmtpClient::connect(&peer.endpoint(Security::Implicit), &peer.options()).unwrap();
+    client
+        .auth_xoauth2("bob@x", &"tok".to_string().into())
+        .unwrap();
+    client.noop().unwrap();
+    peer.join();
+}
+
+#[test]
+fn message_counts_as_sent_only_after_the_final_reply() {
+    // The connection drops after the message went out but before the final 250: an error,
+    // not a report.
+    let peer = spawn(true, |c| {
+        c.write(b"220 scripted\r\n");
+        c.read_line();
+        c.write(b"250-scripted\r\n250 PIPELINING\r\n");
+        for _ in 0..3 {
+            c.read_line();
+        }
+        c.write(b"250 ok\r\n250 ok\r\n354 go\r\n");
+        c.read_until_line(".");
+    });
+    let mut client =
+        SmtpClient::connect(&peer.endpoint(Security::Implicit), &peer.options()).unwrap();
+    let err = client
+        .send_bytes(&Envelope::new("a@x", ["b@x"]), b"x")
+        .unwrap_err();
+    assert!(matches!(err, Error::ConnectionClosed), "{err}");
+    peer.join();
+}
