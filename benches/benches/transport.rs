@@ -74,5 +74,52 @@ fn codecs(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, codecs);
+/// One message through the SMTP session state machine, no I/O: MAIL/RCPT/DATA pipelined,
+/// the replies fed back, the body encoded, the final 250 read.
+fn smtp_session(c: &mut Criterion) {
+    use secmail_transport::Security;
+    use smtp::{Action, Envelope, Outcome, Session};
+    let mut body = Vec::new();
+    while body.len() < 2048 {
+        body.extend_from_slice(b"A line of an ordinary short message, with nothing odd in it.\r\n");
+    }
+    let env = Envelope::new("alice@example.org", ["bob@example.net"]);
+    let mut s = Session::new("client", Security::Implicit, Limits::default());
+    let run = |s: &mut Session, server: &[u8]| -> Option<Outcome> {
+        s.feed(server).unwrap();
+        loop {
+            match s.next_action().unwrap() {
+                Action::Send(b) => {
+                    black_box(b);
+                }
+                Action::NeedMore => return None,
+                Action::NeedBody => {
+                    s.push_body(&body).unwrap();
+                    s.finish_body().unwrap();
+                }
+                Action::Done(o) => return Some(o),
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    run(&mut s, b"220 mx ESMTP\r\n");
+    run(
+        &mut s,
+        b"250-mx\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 1000000\r\n",
+    )
+    .unwrap();
+    c.bench_function("smtp_session_send_2KiB_message", |b| {
+        b.iter(|| {
+            s.send(&env, Some(body.len() as u64)).unwrap();
+            run(&mut s, b"");
+            run(
+                &mut s,
+                b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n",
+            );
+            run(&mut s, b"250 2.0.0 Ok: queued as 4ABCDEF\r\n").unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, codecs, smtp_session);
 criterion_main!(benches);
