@@ -134,6 +134,53 @@ pub fn fuzz_response(data: &[u8]) {
         let _ = decode_response(&buf[..len]);
         buf = &buf[len..];
     }
+    fuzz_session(data, &limits);
+}
+
+/// Plays `data` as everything a server says to a whole session (STARTTLS, LOGIN with a
+/// literal, SELECT, UID FETCH, IDLE, LOGOUT), fed in pieces: the session must end or ask for
+/// more, never panic.
+fn fuzz_session(data: &[u8], limits: &Limits) {
+    let mut s = Session::new(crate::Security::StartTls, *limits);
+    let mut chunks = data.chunks(9);
+    let mut next_op = 0;
+    for _ in 0..10_000 {
+        let action = match s.next_action() {
+            Ok(a) => a,
+            Err(_) => return,
+        };
+        match action {
+            Action::Send(_) | Action::Data(_) => {}
+            Action::NeedMore => match chunks.next() {
+                Some(c) if s.feed(c).is_ok() => {}
+                _ if s.is_idling() => {
+                    if s.idle_done().is_err() {
+                        return;
+                    }
+                }
+                _ => return,
+            },
+            Action::StartTls => {
+                if s.tls_established().is_err() {
+                    return;
+                }
+            }
+            Action::Done(_) => {
+                let started = match next_op {
+                    0 => s.login(b"u", "p\u{e4}".as_bytes()),
+                    1 => s.command(&[Part::Text(b"SELECT "), Part::String(b"INBOX")], "SELECT"),
+                    2 => s.command(&[Part::Text(b"UID FETCH 1 (BODY.PEEK[])")], "UID FETCH"),
+                    3 => s.idle(),
+                    4 => s.command(&[Part::Text(b"LOGOUT")], "LOGOUT"),
+                    _ => return,
+                };
+                next_op += 1;
+                if started.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -178,5 +225,40 @@ mod tests {
         assert_eq!(out, b"\"a\\\"b\\\\c\"");
         assert!(!quoted(b"a\r\nb", &mut out));
         assert!(!quoted("é".as_bytes(), &mut out));
+    }
+    #[test]
+    fn session_survives_mutated_scripts() {
+        // A valid dialogue, then thousands of mutations of it (bytes flipped, cut, repeated):
+        // the session never panics.
+        let script: &[u8] = b"* OK ready\r\n* CAPABILITY IMAP4rev1 STARTTLS\r\nS1 OK done\r\nS2 OK go\r\n* CAPABILITY IMAP4rev1 IDLE\r\nS3 OK done\r\n+ go\r\nS4 OK in\r\n* CAPABILITY IMAP4rev1 IDLE\r\nS5 OK c\r\n* 1 EXISTS\r\nS6 OK sel\r\n* 1 FETCH (UID 1 BODY[] {3}\r\nabc)\r\nS7 OK f\r\n+ idling\r\nS8 OK i\r\n* BYE x\r\nS9 OK o\r\n";
+        let mut x: u32 = 0x9e37_79b9;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize
+        };
+        fuzz_response(script);
+        for _ in 0..3000 {
+            let mut m = script.to_vec();
+            for _ in 0..1 + rnd() % 4 {
+                let i = rnd() % m.len();
+                match rnd() % 4 {
+                    0 => m[i] = rnd() as u8,
+                    1 => m.truncate(i),
+                    2 => {
+                        let tail = m[i..].to_vec();
+                        m.extend_from_slice(&tail[..tail.len().min(40)]);
+                    }
+                    _ => {
+                        m.remove(i);
+                    }
+                }
+                if m.is_empty() {
+                    break;
+                }
+            }
+            fuzz_response(&m);
+        }
     }
 }

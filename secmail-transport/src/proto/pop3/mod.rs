@@ -273,6 +273,47 @@ pub fn fuzz_response(data: &[u8]) {
         }
     }
     let _ = DecodeError::Incomplete;
+    fuzz_session(data, &limits);
+}
+
+/// Plays `data` as everything a server says to a whole session (STLS, login, UIDL, RETR,
+/// QUIT), fed in pieces: the session must end or ask for more, never panic.
+fn fuzz_session(data: &[u8], limits: &Limits) {
+    use secrecy::SecretString;
+    let mut s = Session::new(crate::Security::StartTls, *limits);
+    let mut chunks = data.chunks(5);
+    let mut next_op = 0;
+    for _ in 0..10_000 {
+        let action = match s.next_action() {
+            Ok(a) => a,
+            Err(_) => return,
+        };
+        match action {
+            Action::Send(_) | Action::Data(_) => {}
+            Action::NeedMore => match chunks.next() {
+                Some(c) if s.feed(c).is_ok() => {}
+                _ => return,
+            },
+            Action::StartTls => {
+                if s.tls_established().is_err() {
+                    return;
+                }
+            }
+            Action::Done(_) => {
+                let started = match next_op {
+                    0 => s.login("u", &SecretString::from("p".to_string())),
+                    1 => s.lines(&Command::Uidl),
+                    2 => s.retr(1),
+                    3 => s.simple(&Command::Quit),
+                    _ => return,
+                };
+                next_op += 1;
+                if started.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -345,5 +386,40 @@ mod tests {
             Err(ProtocolError::MessageTooLarge { limit: 4 })
         ));
         fuzz_response(b"+OK\r\n..x\r\n.\r\n");
+    }
+    #[test]
+    fn session_survives_mutated_scripts() {
+        // A valid dialogue, then thousands of mutations of it (bytes flipped, cut, repeated):
+        // the session never panics.
+        let script: &[u8] = b"+OK ready\r\n+OK\r\nSTLS\r\n.\r\n+OK go\r\n+OK\r\nSASL PLAIN\r\n.\r\n+OK in\r\n+OK\r\n.\r\n+OK\r\n1 a\r\n.\r\n+OK\r\n..x\r\n.\r\n+OK bye\r\n";
+        let mut x: u32 = 0x9e37_79b9;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize
+        };
+        fuzz_response(script);
+        for _ in 0..3000 {
+            let mut m = script.to_vec();
+            for _ in 0..1 + rnd() % 4 {
+                let i = rnd() % m.len();
+                match rnd() % 4 {
+                    0 => m[i] = rnd() as u8,
+                    1 => m.truncate(i),
+                    2 => {
+                        let tail = m[i..].to_vec();
+                        m.extend_from_slice(&tail[..tail.len().min(40)]);
+                    }
+                    _ => {
+                        m.remove(i);
+                    }
+                }
+                if m.is_empty() {
+                    break;
+                }
+            }
+            fuzz_response(&m);
+        }
     }
 }

@@ -493,12 +493,61 @@ pub fn fuzz_reply(data: &[u8]) {
         let _ = Extensions::from_ehlo(&reply);
         buf = &buf[used..];
     }
+    fuzz_session(data, &limits);
     let mut enc = DataEncoder::new();
     let mut out = Vec::new();
     enc.push(data, &mut out);
     enc.finish(&mut out);
     // The encoded body never contains the terminator before its end.
     assert!(!out[..out.len() - 3].windows(5).any(|w| w == b"\r\n.\r\n"));
+}
+
+/// Plays `data` as everything a server says to a whole session (STARTTLS, login, one
+/// message, QUIT), fed in pieces: whatever the bytes, the session must end or ask for more,
+/// never panic.
+fn fuzz_session(data: &[u8], limits: &Limits) {
+    use secrecy::SecretString;
+    let mut s = Session::new("fuzz", crate::Security::StartTls, *limits);
+    let mut chunks = data.chunks(7);
+    let mut next_op = 0;
+    for _ in 0..10_000 {
+        let action = match s.next_action() {
+            Ok(a) => a,
+            Err(_) => return,
+        };
+        match action {
+            Action::Send(_) => {}
+            Action::NeedMore => match chunks.next() {
+                Some(c) if s.feed(c).is_ok() => {}
+                _ => return,
+            },
+            Action::StartTls => {
+                if s.tls_established().is_err() {
+                    return;
+                }
+            }
+            Action::NeedBody => {
+                if s.push_body(b".x\n").is_err() || s.finish_body().is_err() {
+                    return;
+                }
+            }
+            Action::Done(outcome) => {
+                if let Outcome::Sent(report) = &outcome {
+                    assert!(!report.accepted.is_empty());
+                }
+                let started = match next_op {
+                    0 => s.login("u", &SecretString::from("p".to_string())),
+                    1 => s.send(&Envelope::new("a@x", ["b@y", "c@y"]), Some(3)),
+                    2 => s.quit(),
+                    _ => return,
+                };
+                next_op += 1;
+                if started.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -644,5 +693,40 @@ mod tests {
         }
         assert_eq!(canonical_crlf(b".a\nb"), b".a\r\nb\r\n");
         fuzz_reply(b"250-x\r\n250 y\r\n\r\n.\r\n");
+    }
+    #[test]
+    fn session_survives_mutated_scripts() {
+        // A valid dialogue, then thousands of mutations of it (bytes flipped, cut, repeated):
+        // the session never panics.
+        let script: &[u8] = b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n220 go\r\n250-mx\r\n250-PIPELINING\r\n250 AUTH PLAIN\r\n235 ok\r\n250 ok\r\n550 5.1.1 no\r\n250 ok\r\n354 go\r\n250 2.0.0 queued\r\n221 bye\r\n";
+        let mut x: u32 = 0x9e37_79b9;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize
+        };
+        fuzz_reply(script);
+        for _ in 0..3000 {
+            let mut m = script.to_vec();
+            for _ in 0..1 + rnd() % 4 {
+                let i = rnd() % m.len();
+                match rnd() % 4 {
+                    0 => m[i] = rnd() as u8,
+                    1 => m.truncate(i),
+                    2 => {
+                        let tail = m[i..].to_vec();
+                        m.extend_from_slice(&tail[..tail.len().min(40)]);
+                    }
+                    _ => {
+                        m.remove(i);
+                    }
+                }
+                if m.is_empty() {
+                    break;
+                }
+            }
+            fuzz_reply(&m);
+        }
     }
 }
