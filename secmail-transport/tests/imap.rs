@@ -35,6 +35,11 @@ fn fetch_from_bob(port_key: &str, security: Security, tok: &str) -> FetchedMessa
                 m.body.len(),
                 "RFC822.SIZE and the bytes agree"
             );
+            // The same message streamed into a sink.
+            let mut streamed = Vec::new();
+            let meta = c.uid_fetch_to(uid, &mut streamed).unwrap().unwrap();
+            assert_eq!((meta.uid, meta.size, meta.body.len()), (uid, m.size, 0));
+            assert!(streamed == m.body, "uid_fetch_to wrote other bytes");
             assert!(
                 !m.flags.iter().any(|f| f == "\\Seen"),
                 "BODY.PEEK does not set \\Seen"

@@ -109,6 +109,9 @@ impl ImapClient {
                     self.session.tls_established()?;
                 }
                 Action::Data(r) => on_data(r)?,
+                Action::Literal(_) => {
+                    return Err(Error::Misuse("a streamed literal outside FETCH".into()));
+                }
                 Action::Done(outcome) => return Ok(outcome),
             }
         }
@@ -220,53 +223,75 @@ impl ImapClient {
     /// UID FETCH of one message: its bytes (BODY.PEEK[], so \Seen is not set), flags and
     /// RFC822.SIZE. `Ok(None)` if no message has this UID.
     pub fn uid_fetch(&mut self, uid: u32) -> Result<Option<FetchedMessage>> {
+        let mut body = Vec::new();
+        let found = self.uid_fetch_to(uid, &mut body)?;
+        Ok(found.map(|m| FetchedMessage { body, ..m }))
+    }
+
+    /// UID FETCH of one message streamed into `sink`: the message bytes go to the sink as
+    /// they arrive (memory does not grow with the message; still bounded by
+    /// `Limits::max_message`). Returns the UID, flags and RFC822.SIZE, with `body` empty;
+    /// `Ok(None)` if no message has this UID. On error the sink holds a partial message; the
+    /// caller must discard it.
+    pub fn uid_fetch_to(
+        &mut self,
+        uid: u32,
+        sink: &mut impl std::io::Write,
+    ) -> Result<Option<FetchedMessage>> {
         let cmd = format!("UID FETCH {uid} (UID FLAGS RFC822.SIZE BODY.PEEK[])");
-        let mut found = None;
-        self.run(&[Part::Text(cmd.as_bytes())], "UID FETCH", |r| {
-            if let Response::Data(Data::Fetch { items, .. }) = r {
-                let mut m = FetchedMessage {
-                    uid: 0,
-                    flags: Vec::new(),
-                    size: 0,
-                    body: Vec::new(),
-                };
-                let mut has_body = false;
-                for item in items.as_ref() {
-                    match item {
-                        MessageDataItem::Uid(u) => m.uid = u.get(),
-                        MessageDataItem::Flags(f) => {
-                            m.flags = f
-                                .iter()
-                                .map(|f| match f {
-                                    FlagFetch::Flag(f) => f.to_string(),
-                                    FlagFetch::Recent => "\\Recent".to_string(),
-                                })
-                                .collect()
+        self.session
+            .fetch_streaming(&[Part::Text(cmd.as_bytes())], "UID FETCH")?;
+        let mut found: Option<FetchedMessage> = None;
+        // Body bytes streamed since the last FETCH response.
+        let mut streamed: u64 = 0;
+        let mismatch = |why: &str| {
+            Error::Protocol(crate::ProtocolError::Malformed {
+                what: "IMAP FETCH response",
+                detail: why.to_string(),
+            })
+        };
+        loop {
+            match self.session.next_action()? {
+                Action::Send(bytes) => {
+                    self.conn.write_all(bytes)?;
+                    self.conn.flush()?;
+                }
+                Action::NeedMore => {
+                    let n = self.conn.read_into(&mut self.rbuf)?;
+                    self.session.feed(&self.rbuf[..n])?;
+                }
+                Action::Literal(bytes) => {
+                    if found.is_some() {
+                        return Err(mismatch("a second message body for one UID"));
+                    }
+                    sink.write_all(bytes).map_err(Error::Io)?;
+                    streamed += bytes.len() as u64;
+                }
+                Action::Data(Response::Data(Data::Fetch { items, .. })) => {
+                    let (m, body) = fetched(items.as_ref());
+                    match body {
+                        Some(inline) if m.uid == uid => {
+                            if found.is_some() {
+                                return Err(mismatch("a second message body for one UID"));
+                            }
+                            // A body sent quoted (small) rather than as a literal.
+                            sink.write_all(inline).map_err(Error::Io)?;
+                            found = Some(m);
                         }
-                        MessageDataItem::Rfc822Size(s) => m.size = *s,
-                        MessageDataItem::BodyExt {
-                            section: None,
-                            data: NString(Some(s)),
-                            ..
-                        } => {
-                            has_body = true;
-                            m.body = match s {
-                                IString::Literal(l) => l.as_ref().to_vec(),
-                                IString::Quoted(q) => q.inner().as_bytes().to_vec(),
-                                #[allow(unreachable_patterns)]
-                                other => other.as_ref().to_vec(),
-                            };
+                        _ if streamed > 0 => {
+                            return Err(mismatch("a message body for another UID"));
                         }
                         _ => {}
                     }
+                    streamed = 0;
                 }
-                if m.uid == uid && has_body {
-                    found = Some(m);
+                Action::Data(_) => {}
+                Action::Done(_) => return Ok(found),
+                Action::StartTls => {
+                    return Err(Error::Misuse("unexpected STARTTLS step in FETCH".into()));
                 }
             }
-            Ok(())
-        })?;
-        Ok(found)
+        }
     }
 
     /// UID STORE +FLAGS.SILENT: adds flags (e.g. `\Deleted`, `\Seen`) to a message.
@@ -345,8 +370,8 @@ impl ImapClient {
                     }
                 }
                 Action::Done(_) => return Ok(events),
-                Action::StartTls => {
-                    return Err(Error::Misuse("unexpected STARTTLS step in IDLE".into()));
+                Action::StartTls | Action::Literal(_) => {
+                    return Err(Error::Misuse("unexpected session step in IDLE".into()));
                 }
             }
             if !need_more {
@@ -387,6 +412,47 @@ impl ImapClient {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The UID, flags and size of a FETCH response, and its `BODY[]` bytes held inline (empty
+/// when they were streamed), `None` when it has no `BODY[]`.
+fn fetched<'a>(items: &'a [MessageDataItem<'_>]) -> (FetchedMessage, Option<&'a [u8]>) {
+    let mut m = FetchedMessage {
+        uid: 0,
+        flags: Vec::new(),
+        size: 0,
+        body: Vec::new(),
+    };
+    let mut body = None;
+    for item in items {
+        match item {
+            MessageDataItem::Uid(u) => m.uid = u.get(),
+            MessageDataItem::Flags(f) => {
+                m.flags = f
+                    .iter()
+                    .map(|f| match f {
+                        FlagFetch::Flag(f) => f.to_string(),
+                        FlagFetch::Recent => "\\Recent".to_string(),
+                    })
+                    .collect()
+            }
+            MessageDataItem::Rfc822Size(s) => m.size = *s,
+            MessageDataItem::BodyExt {
+                section: None,
+                data: NString(Some(s)),
+                ..
+            } => {
+                body = Some(match s {
+                    IString::Literal(l) => l.as_ref(),
+                    IString::Quoted(q) => q.inner().as_bytes(),
+                    #[allow(unreachable_patterns)]
+                    other => other.as_ref(),
+                });
+            }
+            _ => {}
+        }
+    }
+    (m, body)
 }
 
 fn is_flag(f: &str) -> bool {

@@ -82,6 +82,14 @@ impl InBuf {
         self.start = 0;
         n
     }
+    /// Puts `bytes` in front of what is buffered.
+    pub(crate) fn prepend(&mut self, bytes: &[u8]) {
+        let mut buf = Vec::with_capacity(bytes.len() + self.len());
+        buf.extend_from_slice(bytes);
+        buf.extend_from_slice(self.data());
+        self.buf = buf;
+        self.start = 0;
+    }
     pub(crate) fn len(&self) -> usize {
         self.buf.len() - self.start
     }

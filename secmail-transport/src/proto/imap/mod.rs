@@ -65,7 +65,7 @@ pub fn frame(buf: &[u8], limits: &Limits) -> Decoded<usize> {
 }
 
 /// The length of the literal announced at the end of a line: `{123}` or `{123+}`.
-fn literal_length(line: &[u8]) -> Result<Option<u64>, ProtocolError> {
+pub(crate) fn literal_length(line: &[u8]) -> Result<Option<u64>, ProtocolError> {
     let Some(inner) = line.strip_suffix(b"}") else {
         return Ok(None);
     };
@@ -150,7 +150,7 @@ fn fuzz_session(data: &[u8], limits: &Limits) {
             Err(_) => return,
         };
         match action {
-            Action::Send(_) | Action::Data(_) => {}
+            Action::Send(_) | Action::Data(_) | Action::Literal(_) => {}
             Action::NeedMore => match chunks.next() {
                 Some(c) if s.feed(c).is_ok() => {}
                 _ if s.is_idling() => {
@@ -169,7 +169,9 @@ fn fuzz_session(data: &[u8], limits: &Limits) {
                 let started = match next_op {
                     0 => s.login(b"u", "p\u{e4}".as_bytes()),
                     1 => s.command(&[Part::Text(b"SELECT "), Part::String(b"INBOX")], "SELECT"),
-                    2 => s.command(&[Part::Text(b"UID FETCH 1 (BODY.PEEK[])")], "UID FETCH"),
+                    2 => {
+                        s.fetch_streaming(&[Part::Text(b"UID FETCH 1 (BODY.PEEK[])")], "UID FETCH")
+                    }
                     3 => s.idle(),
                     4 => s.command(&[Part::Text(b"LOGOUT")], "LOGOUT"),
                     _ => return,

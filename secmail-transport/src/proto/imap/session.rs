@@ -41,6 +41,10 @@ pub enum Action<'a> {
     /// An untagged response for the running command (decoded by imap-codec, borrowing the
     /// session's buffer until the next call).
     Data(Response<'a>),
+    /// Bytes of a message body streamed by [`Session::fetch_streaming`] (the literal of a
+    /// `BODY[]` in a FETCH response), byte-exact, in order. The FETCH response itself follows
+    /// as [`Action::Data`] with that literal empty. Complete only when the command ends OK.
+    Literal(&'a [u8]),
     /// The operation finished.
     Done(Outcome),
 }
@@ -80,6 +84,8 @@ struct Running {
     count: usize,
     /// A SASL exchange: a continuation request is answered with an empty line.
     sasl: bool,
+    /// Stream the `BODY[]` literals of FETCH responses as [`Action::Literal`].
+    stream: bool,
     /// IDLE: the `+` came, DONE not yet sent.
     idling: bool,
 }
@@ -92,6 +98,18 @@ enum State {
     Handshake,
     Finished(Option<Outcome>),
     Dead,
+}
+
+/// Where the literal of a FETCH response line starts, if the line is `* n FETCH (… BODY[]
+/// {size}`: the one literal [`Session::fetch_streaming`] streams.
+fn body_literal(line: &[u8]) -> Option<usize> {
+    if !line.starts_with(b"* ") || !line.ends_with(b"}") {
+        return None;
+    }
+    let open = memchr::memrchr(b'{', line)?;
+    let before = &line[..open];
+    let is_fetch = memchr::memmem::find(line, b" FETCH (").is_some();
+    (is_fetch && before.ends_with(b"BODY[] ")).then_some(open)
 }
 
 fn misuse(what: &str) -> Error {
@@ -121,6 +139,9 @@ pub struct Session {
     out_secret: bool,
     /// The length of the frame handed out as Data, consumed at the next call.
     handed_frame: usize,
+    /// A `BODY[]` literal being streamed: bytes still to come, and its response line with
+    /// the literal made empty (`{0}`), put back in front of the input once it is done.
+    streaming: Option<(u64, Vec<u8>)>,
     limits: Limits,
     security: Security,
     tls: bool,
@@ -149,6 +170,7 @@ impl Session {
             out_handed: false,
             out_secret: false,
             handed_frame: 0,
+            streaming: None,
             limits,
             security,
             tls: security == Security::Implicit,
@@ -244,6 +266,18 @@ impl Session {
         }
         self.start()?;
         self.begin(parts, verb, Purpose::User)
+    }
+
+    /// Like [`Session::command`], but the `BODY[]` literal of each FETCH response is not
+    /// held in memory: it comes as [`Action::Literal`] chunks as it arrives (bounded by
+    /// [`Limits::max_message`], checked from its announcement), and the FETCH response then
+    /// comes as [`Action::Data`] with that literal empty.
+    pub fn fetch_streaming(&mut self, parts: &[Part<'_>], verb: &'static str) -> Result<()> {
+        self.command(parts, verb)?;
+        if let State::Running(r) = &mut self.state {
+            r.stream = true;
+        }
+        Ok(())
     }
 
     /// LOGIN with the user name and password as IMAP strings (quoted, else literals). Only
@@ -397,6 +431,7 @@ impl Session {
             segments,
             count: 0,
             sasl: false,
+            stream: false,
             idling: false,
         });
         Ok(())
@@ -417,6 +452,7 @@ impl Session {
             self.input.consume(self.handed_frame);
             self.handed_frame = 0;
         }
+        let mut literal = false;
         loop {
             match &mut self.state {
                 State::Dead => return Err(Error::ConnectionClosed),
@@ -434,6 +470,16 @@ impl Session {
             if !self.out.is_empty() {
                 self.out_handed = true;
                 return Ok(Action::Send(&self.out));
+            }
+            match self.stream_step() {
+                Ok(Some(0)) => return Ok(Action::NeedMore),
+                Ok(Some(n)) => {
+                    self.handed_frame = n;
+                    literal = true;
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => return Err(self.die(e)),
             }
             let len = match frame(self.input.data(), &self.limits) {
                 Ok((len, _)) => len,
@@ -457,8 +503,54 @@ impl Session {
                 }
             }
         }
+        if literal {
+            return Ok(Action::Literal(&self.input.data()[..self.handed_frame]));
+        }
         let response = decode_response(&self.input.data()[..self.handed_frame])?;
         Ok(Action::Data(response))
+    }
+
+    /// Streams a `BODY[]` literal: `Some(n)` hands out the first n input bytes (0: read
+    /// more), `None` goes on with framing.
+    fn stream_step(&mut self) -> Result<Option<usize>> {
+        if let Some((remaining, prefix)) = &mut self.streaming {
+            if *remaining > 0 {
+                let n = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(self.input.len());
+                *remaining -= n as u64;
+                return Ok(Some(n));
+            }
+            // The literal is done: its line, with the literal empty, goes back in front of
+            // what follows it, so the response frames and decodes as usual.
+            let prefix = std::mem::take(prefix);
+            self.streaming = None;
+            self.input.prepend(&prefix);
+            return Ok(None);
+        }
+        if !matches!(&self.state, State::Running(r) if r.stream) {
+            return Ok(None);
+        }
+        let (line, used) = match crate::proto::split_line(self.input.data(), self.limits.max_line) {
+            Ok(found) => found,
+            // Incomplete or too long: framing says which.
+            Err(_) => return Ok(None),
+        };
+        let Some(open) = body_literal(line) else {
+            return Ok(None);
+        };
+        let n = super::literal_length(line)?.unwrap_or(0);
+        if n > self.limits.max_message {
+            return Err(ProtocolError::MessageTooLarge {
+                limit: self.limits.max_message,
+            }
+            .into());
+        }
+        let mut prefix = line[..open].to_vec();
+        prefix.extend_from_slice(b"{0}\r\n");
+        self.input.consume(used);
+        self.streaming = Some((n, prefix));
+        self.stream_step()
     }
 
     fn die(&mut self, e: Error) -> Error {
@@ -630,6 +722,7 @@ mod tests {
         s: Session,
         wire: Vec<u8>,
         data: Vec<String>,
+        literal: Vec<u8>,
         starttls: usize,
     }
 
@@ -639,6 +732,7 @@ mod tests {
                 s: Session::new(security, Limits::default()),
                 wire: Vec::new(),
                 data: Vec::new(),
+                literal: Vec::new(),
                 starttls: 0,
             }
         }
@@ -653,6 +747,7 @@ mod tests {
                         return Ok(None);
                     }
                     Action::Data(r) => self.data.push(format!("{r:?}")),
+                    Action::Literal(b) => self.literal.extend_from_slice(b),
                     Action::Done(o) => return Ok(Some(o)),
                 }
             }
@@ -862,5 +957,48 @@ mod tests {
             Some(Outcome::Ok(_))
         ));
         assert!(t.s.idle_done().is_err());
+    }
+
+    #[test]
+    fn fetch_streams_the_body_literal_whatever_the_split() {
+        let wire: &[u8] = b"* 3 FETCH (UID 7 FLAGS (\\Seen) BODY[] {13}\r\n)\r\nab\r\n.\r\nxyz FLAGS ())\r\n* 4 FETCH (FLAGS ())\r\nS2 OK done\r\n";
+        let (head, rest) = wire.split_at(44);
+        assert!(head.ends_with(b"{13}\r\n"));
+        for cut in 0..rest.len() {
+            let mut t = Script::ready("");
+            t.s.fetch_streaming(&[Part::Text(b"UID FETCH 7 BODY.PEEK[]")], "UID FETCH")
+                .unwrap();
+            t.step(b"").unwrap();
+            t.wrote();
+            let mut first = head.to_vec();
+            first.extend_from_slice(&rest[..cut]);
+            assert_eq!(t.step(&first).unwrap(), None, "{cut}");
+            assert_eq!(
+                t.step(&rest[cut..]).unwrap(),
+                Some(Outcome::Ok("done".into())),
+                "{cut}"
+            );
+            assert_eq!(t.literal, b")\r\nab\r\n.\r\nxyz", "{cut}");
+            assert_eq!(t.data.len(), 2);
+            assert!(t.data[0].contains("Fetch"));
+        }
+        // Past max_message: refused from the announcement.
+        let mut t = Script::ready("");
+        t.s.limits = Limits::default().with_max_message(5);
+        t.s.fetch_streaming(&[Part::Text(b"UID FETCH 7 BODY.PEEK[]")], "UID FETCH")
+            .unwrap();
+        t.step(b"").unwrap();
+        assert!(matches!(
+            t.step(b"* 3 FETCH (BODY[] {6}\r\n"),
+            Err(Error::Protocol(ProtocolError::MessageTooLarge { limit: 5 }))
+        ));
+        // Other literals are framed (and bounded) as usual, not streamed.
+        let mut t = Script::ready("");
+        t.s.fetch_streaming(&[Part::Text(b"UID FETCH 7 BODY.PEEK[HEADER]")], "UID FETCH")
+            .unwrap();
+        t.step(b"").unwrap();
+        t.step(b"* 3 FETCH (BODY[HEADER] {2}\r\nab)\r\nS2 OK done\r\n")
+            .unwrap();
+        assert!(t.literal.is_empty() && t.data.len() == 1);
     }
 }
