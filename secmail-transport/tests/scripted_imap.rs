@@ -184,3 +184,35 @@ fn idle_times_out_quietly_then_reports_a_change() {
     assert_eq!(events, vec![IdleEvent::Exists(4), IdleEvent::Expunge(2)]);
     peer.join();
 }
+
+#[test]
+fn fetch_streams_to_a_sink_and_refuses_another_uids_body() {
+    let peer = spawn(true, |c| {
+        greet_with(c, "");
+        assert_eq!(
+            c.read_line(),
+            "S2 UID FETCH 5 (UID FLAGS RFC822.SIZE BODY.PEEK[])"
+        );
+        c.write(b"* 1 FETCH (UID 5 RFC822.SIZE 9 FLAGS (\\Seen) BODY[] {9}\r\n");
+        c.write(b"a)\r\n");
+        c.write(b"* 2 b");
+        c.write(b")\r\n* 2 FETCH (FLAGS (\\Deleted))\r\nS2 OK done\r\n");
+        assert_eq!(
+            c.read_line(),
+            "S3 UID FETCH 6 (UID FLAGS RFC822.SIZE BODY.PEEK[])"
+        );
+        c.write(b"* 1 FETCH (UID 9 BODY[] {2}\r\nxy)\r\nS3 OK done\r\n");
+    });
+    let mut client =
+        ImapClient::connect(&peer.endpoint(Security::Implicit), &peer.options()).unwrap();
+    let mut sink = Vec::new();
+    let m = client.uid_fetch_to(5, &mut sink).unwrap().unwrap();
+    assert_eq!(sink, b"a)\r\n* 2 b");
+    assert_eq!(
+        (m.uid, m.size, m.flags.clone()),
+        (5, 9, vec!["\\Seen".to_string()])
+    );
+    let err = client.uid_fetch_to(6, &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, Error::Protocol(_)), "{err}");
+    peer.join();
+}
