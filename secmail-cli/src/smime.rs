@@ -14,7 +14,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use secmail_smime::{
     CertUsage, Certificate, CertificateAuthority, ContentCipher, EncryptOptions, PrivateKey,
     ReadOptions, Usage, allows, certificate_to_pem, encrypt_message, load_certificates,
-    read_message, sign_encrypt_message, sign_message,
+    read_message, read_message_stream, sign_encrypt_message, sign_encrypt_message_stream,
+    sign_message,
 };
 
 use crate::io::{Output, read_input};
@@ -238,7 +239,6 @@ fn read_with(
     me: Option<(&Certificate, &PrivateKey)>,
     verdict: Option<&Path>,
 ) -> Result<()> {
-    let msg = read_input(io.input.as_deref(), MAX_MESSAGE)?;
     let mut anchors = Vec::new();
     for p in args_ca {
         anchors.extend(read_certs(p)?);
@@ -247,12 +247,34 @@ fn read_with(
     opts.anchors = &anchors;
     opts.require_valid_signature = !anchors.is_empty();
     opts.decrypt_with = me;
-    let read = read_message(&msg, &opts)?;
-    if let Some(v) = verdict {
-        let json = serde_json::to_vec_pretty(&read.verdict)?;
-        write_file(v, &json)?;
+    if me.is_none() {
+        let msg = read_input(io.input.as_deref(), MAX_MESSAGE)?;
+        let read = read_message(&msg, &opts)?;
+        if let Some(v) = verdict {
+            let json = serde_json::to_vec_pretty(&read.verdict)?;
+            write_file(v, &json)?;
+        }
+        return write_output(io.output.as_deref(), &read.message);
     }
-    write_output(io.output.as_deref(), &read.message)
+    // Decryption streams: the output (a temporary file until commit) is written only after
+    // the content authenticated and, with --ca, the signature inside checked out.
+    let mut out = Output::open(io.output.as_deref())?;
+    let v = read_message_stream(open_input(io.input.as_deref())?, &mut out, &opts)?;
+    if let Some(path) = verdict {
+        let json = serde_json::to_vec_pretty(&v)?;
+        write_file(path, &json)?;
+    }
+    out.commit()
+}
+
+/// `--in` (or stdin) for a streaming command: no size limit, as memory stays bounded.
+fn open_input(path: Option<&Path>) -> Result<Box<dyn std::io::Read>> {
+    Ok(match path {
+        Some(p) => Box::new(
+            std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdin().lock()),
+    })
 }
 
 pub fn run(cmd: Command) -> Result<()> {
@@ -307,9 +329,17 @@ pub fn run(cmd: Command) -> Result<()> {
             if allows(leaf, Usage::Encrypt)? && !to.contains(leaf) {
                 to.push(leaf.clone());
             }
-            let msg = read_input(a.io.input.as_deref(), MAX_MESSAGE)?;
-            let out = sign_encrypt_message(&msg, leaf, &key, chain, &to, &a.cipher.options())?;
-            write_output(a.io.output.as_deref(), &out)
+            let out = Output::open(a.io.output.as_deref())?;
+            let out = sign_encrypt_message_stream(
+                open_input(a.io.input.as_deref())?,
+                out,
+                leaf,
+                &key,
+                chain,
+                &to,
+                &a.cipher.options(),
+            )?;
+            out.commit()
         }
         Command::DecryptMail(a) => {
             let cert = read_cert(&a.cert)?;

@@ -13,6 +13,7 @@ mod fuzz;
 mod mime;
 mod oids;
 mod sign;
+mod stream;
 mod validate;
 mod verify;
 
@@ -28,6 +29,8 @@ pub use mime::{
     ReadMessage, ReadOptions, encrypt_message, read_message, sign_encrypt_message, sign_message,
 };
 pub use sign::{SignOptions, sign};
+pub use stream::envelope::EnvelopeWriter;
+pub use stream::message::{read_message_stream, sign_encrypt_message_stream};
 pub use validate::{MAX_CHAIN, Policy, check_end_entity, validate};
 pub use verify::{SignerReport, SignerStatus, Verified, verify};
 pub use x509_cert::Certificate;

@@ -94,6 +94,49 @@ impl Verified {
     }
 }
 
+/// What a signature is checked against: the content, or its digest computed while it
+/// streamed past.
+#[derive(Clone, Copy)]
+pub(crate) enum Content<'a> {
+    Bytes(&'a [u8]),
+    Digest(const_oid::ObjectIdentifier, &'a [u8]),
+}
+
+impl Content<'_> {
+    fn digest(&self, oid: &const_oid::ObjectIdentifier) -> Option<Vec<u8>> {
+        match self {
+            Content::Bytes(b) => digest(oid, b),
+            Content::Digest(o, d) => (o == oid).then(|| d.to_vec()),
+        }
+    }
+}
+
+/// Checks a detached SignedData against the `digest` (by `digest_oid`) of the content, which
+/// the caller computed while streaming it. A signer with another digest algorithm, or without
+/// signed attributes, is reported as unsupported.
+pub(crate) fn verify_digest(
+    der: &[u8],
+    digest_oid: const_oid::ObjectIdentifier,
+    digest: &[u8],
+    anchors: &[Certificate],
+    now: SystemTime,
+) -> Result<Verified> {
+    let sd = parse_signed_data(der)?;
+    if sd.encap_content_info.econtent.is_some() {
+        return Err(Error::malformed(
+            "detached signature",
+            "the SignedData carries content of its own",
+        ));
+    }
+    let (signers, certificates) =
+        check_all(&sd, Content::Digest(digest_oid, digest), anchors, now)?;
+    Ok(Verified {
+        content: Vec::new(),
+        signers,
+        certificates,
+    })
+}
+
 fn digest(oid: &const_oid::ObjectIdentifier, data: &[u8]) -> Option<Vec<u8>> {
     Some(match *oid {
         o if o == oids::SHA256 => Sha256::digest(data).to_vec(),
@@ -160,6 +203,20 @@ pub fn verify(
             ));
         }
     };
+    let (signers, certificates) = check_all(&sd, Content::Bytes(&content), anchors, now)?;
+    Ok(Verified {
+        content,
+        signers,
+        certificates,
+    })
+}
+
+fn check_all(
+    sd: &SignedData,
+    content: Content<'_>,
+    anchors: &[Certificate],
+    now: SystemTime,
+) -> Result<(Vec<SignerReport>, Vec<Certificate>)> {
     let certificates: Vec<Certificate> = sd
         .certificates
         .iter()
@@ -174,19 +231,15 @@ pub fn verify(
     }
     let mut signers = Vec::new();
     for si in sd.signer_infos.0.iter().take(MAX_SIGNERS) {
-        signers.push(check_signer(si, &sd, &content, &certificates, anchors, now));
+        signers.push(check_signer(si, sd, content, &certificates, anchors, now));
     }
-    Ok(Verified {
-        content,
-        signers,
-        certificates,
-    })
+    Ok((signers, certificates))
 }
 
 fn check_signer(
     si: &SignerInfo,
     sd: &SignedData,
-    content: &[u8],
+    content: Content<'_>,
     certs: &[Certificate],
     anchors: &[Certificate],
     now: SystemTime,
@@ -201,7 +254,7 @@ fn check_signer(
         return report;
     };
     report.certificate = Some(cert.clone());
-    let Some(md) = digest(&si.digest_alg.oid, content) else {
+    let Some(md) = content.digest(&si.digest_alg.oid) else {
         report.status =
             SignerStatus::Unsupported(format!("digest algorithm {}", si.digest_alg.oid));
         return report;
@@ -256,7 +309,15 @@ fn check_signer(
                 );
                 return report;
             }
-            content.to_vec()
+            match content {
+                Content::Bytes(b) => b.to_vec(),
+                Content::Digest(..) => {
+                    report.status = SignerStatus::Unsupported(
+                        "a signature without signed attributes, read as a stream".into(),
+                    );
+                    return report;
+                }
+            }
         }
     };
     let spki = cert.tbs_certificate().subject_public_key_info();
