@@ -80,6 +80,27 @@ impl<W: Write> Write for Base64Writer<W> {
     }
 }
 
+/// Appends `input` without CR, LF, space and tab: line by line, with a byte-by-byte filter
+/// only for the rare line that has white space inside.
+fn strip_white(input: &[u8], out: &mut Vec<u8>) {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', input).chain(std::iter::once(input.len()));
+    for end in ends {
+        let line = &input[start..end];
+        start = end + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if memchr::memchr3(b' ', b'\t', b'\r', line).is_none() {
+            out.extend_from_slice(line);
+        } else {
+            out.extend(
+                line.iter()
+                    .copied()
+                    .filter(|b| !matches!(b, b' ' | b'\t' | b'\r')),
+            );
+        }
+    }
+}
+
 /// Reads base64 from the inner reader, skipping CR, LF, space and tab. Anything after the
 /// padded end other than white space is an error, as is a truncated final group.
 pub(crate) struct Base64Reader<R: BufRead> {
@@ -123,12 +144,7 @@ impl<R: BufRead> Base64Reader<R> {
                 break;
             }
             let n = buf.len();
-            for &b in buf {
-                match b {
-                    b'\r' | b'\n' | b' ' | b'\t' => {}
-                    _ => self.chars.push(b),
-                }
-            }
+            strip_white(buf, &mut self.chars);
             self.inner.consume(n);
             // Decode every complete group; a group with padding must be the last.
             let full = self.chars.len() / 4 * 4;

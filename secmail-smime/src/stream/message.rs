@@ -621,10 +621,7 @@ pub fn read_message_stream<R: Read, W: Write>(
             "the private key does not belong to the certificate".into(),
         ));
     }
-    let mut ber = BerReader::new(BufReader::with_capacity(
-        CHUNK,
-        Base64Reader::new(&mut input),
-    ));
+    let mut ber = BerReader::new(Base64Reader::new(&mut input));
     let env = read_head(&mut ber)?;
     let (key_len, gcm) = match env.alg.oid {
         o if o == oids::AES256_GCM => (32, true),
@@ -689,6 +686,10 @@ pub fn read_message_stream<R: Read, W: Write>(
         state: Inner::Head(Vec::new()),
         total: 0,
     };
+    // An error in what the plaintext says is held back until the tag checked out: before
+    // that, the plaintext is the attacker's to choose (GCM is malleable), and telling a
+    // format error apart from a bad tag would be an oracle on it.
+    let mut scan_err = None;
     let mac = {
         let mut dec = content.start()?;
         let mut out = Vec::with_capacity(CHUNK + 16);
@@ -701,7 +702,12 @@ pub fn read_message_stream<R: Read, W: Write>(
                     Dec::Cbc(c) => c.update(ct, &mut out)?,
                     Dec::Gcm(g) => g.decrypt(ct, &mut out)?,
                 }
-                scan.feed(&out)
+                if scan_err.is_none()
+                    && let Err(e) = scan.feed(&out)
+                {
+                    scan_err = Some(e);
+                }
+                Ok(())
             },
             0,
         )?;
@@ -709,12 +715,19 @@ pub fn read_message_stream<R: Read, W: Write>(
         match dec {
             Dec::Cbc(c) => {
                 c.finish(&mut out)?;
-                scan.feed(&out)?;
+                if scan_err.is_none()
+                    && let Err(e) = scan.feed(&out)
+                {
+                    scan_err = Some(e);
+                }
             }
             Dec::Gcm(g) => g.verify(mac.as_deref().ok_or(Error::DecryptionFailed)?)?,
         }
         mac
     };
+    if let Some(e) = scan_err {
+        return Err(e);
+    }
     let decrypted_with = certs::fingerprint(cert);
     let now = opts.now.unwrap_or_else(SystemTime::now);
     let (range, verified) = match scan.state {
