@@ -81,6 +81,9 @@ pub struct CaIssueArgs {
     /// The CA private key.
     #[arg(long, value_name = "FILE")]
     ca_key: PathBuf,
+    /// A file whose first line is the password of an encrypted PKCS#8 key.
+    #[arg(long, value_name = "FILE")]
+    key_password_file: Option<PathBuf>,
     /// The email address the certificate is for.
     #[arg(long)]
     email: String,
@@ -116,6 +119,9 @@ pub struct SignArgs {
     /// The signer's private key (PKCS#8, PKCS#1 or SEC1; PEM or DER).
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
+    /// A file whose first line is the password of an encrypted PKCS#8 key.
+    #[arg(long, value_name = "FILE")]
+    key_password_file: Option<PathBuf>,
     /// Opaque signature (application/pkcs7-mime) instead of multipart/signed.
     #[arg(long)]
     opaque: bool,
@@ -161,6 +167,9 @@ pub struct SignEncryptArgs {
     /// The signer's private key.
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
+    /// A file whose first line is the password of an encrypted PKCS#8 key.
+    #[arg(long, value_name = "FILE")]
+    key_password_file: Option<PathBuf>,
     /// A recipient's certificate (repeat for more recipients).
     #[arg(long = "to", value_name = "CERT", required = true)]
     to: Vec<PathBuf>,
@@ -179,6 +188,9 @@ pub struct DecryptArgs {
     /// The recipient's private key.
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
+    /// A file whose first line is the password of an encrypted PKCS#8 key.
+    #[arg(long, value_name = "FILE")]
+    key_password_file: Option<PathBuf>,
     /// A trust anchor (repeatable). With it, the message must be validly signed by its sender.
     #[arg(long = "ca", value_name = "CA")]
     ca: Vec<PathBuf>,
@@ -214,10 +226,20 @@ fn read_cert(path: &Path) -> Result<Certificate> {
         .with_context(|| format!("no certificate in {}", path.display()))
 }
 
-fn read_key(path: &Path) -> Result<PrivateKey> {
+/// Reads a private key; with `password_file`, an encrypted PKCS#8 key is decrypted with the
+/// first line of that file (its line break not included).
+fn read_key(path: &Path, password_file: Option<&Path>) -> Result<PrivateKey> {
     let data = zeroize::Zeroizing::new(read_input(Some(path), MAX_PEM)?);
-    PrivateKey::load(&data)
-        .with_context(|| format!("cannot read the private key in {}", path.display()))
+    let key = match password_file {
+        None => PrivateKey::load(&data),
+        Some(pf) => {
+            let raw = zeroize::Zeroizing::new(read_input(Some(pf), MAX_PEM)?);
+            let line = raw.split(|&b| b == b'\n').next().unwrap_or_default();
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            PrivateKey::load_with_password(&data, line)
+        }
+    };
+    key.with_context(|| format!("cannot read the private key in {}", path.display()))
 }
 
 fn write_file(path: &Path, data: &[u8]) -> Result<()> {
@@ -288,8 +310,10 @@ pub fn run(cmd: Command) -> Result<()> {
             )
         }
         Command::Ca(CaCommand::Issue(a)) => {
-            let ca =
-                CertificateAuthority::from_parts(read_cert(&a.ca_cert)?, read_key(&a.ca_key)?)?;
+            let ca = CertificateAuthority::from_parts(
+                read_cert(&a.ca_cert)?,
+                read_key(&a.ca_key, a.key_password_file.as_deref())?,
+            )?;
             let usage = match a.usage {
                 UsageArg::Sign => CertUsage::Sign,
                 UsageArg::Encrypt => CertUsage::Encrypt,
@@ -301,7 +325,7 @@ pub fn run(cmd: Command) -> Result<()> {
         }
         Command::SignMail(a) => {
             let certs = read_certs(&a.cert)?;
-            let key = read_key(&a.key)?;
+            let key = read_key(&a.key, a.key_password_file.as_deref())?;
             let (leaf, chain) = certs.split_first().context("no certificate")?;
             let msg = read_input(a.io.input.as_deref(), MAX_MESSAGE)?;
             let out = sign_message(&msg, leaf, &key, chain, a.opaque)?;
@@ -318,7 +342,7 @@ pub fn run(cmd: Command) -> Result<()> {
         }
         Command::SignEncryptMail(a) => {
             let certs = read_certs(&a.cert)?;
-            let key = read_key(&a.key)?;
+            let key = read_key(&a.key, a.key_password_file.as_deref())?;
             let (leaf, chain) = certs.split_first().context("no certificate")?;
             let mut to = Vec::new();
             for p in &a.to {
@@ -343,7 +367,7 @@ pub fn run(cmd: Command) -> Result<()> {
         }
         Command::DecryptMail(a) => {
             let cert = read_cert(&a.cert)?;
-            let key = read_key(&a.key)?;
+            let key = read_key(&a.key, a.key_password_file.as_deref())?;
             read_with(&a.io, &a.ca, Some((&cert, &key)), a.verdict.as_deref())
         }
         Command::VerifyMail(a) => {
