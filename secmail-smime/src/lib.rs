@@ -12,6 +12,7 @@ mod error;
 mod fuzz;
 mod mime;
 mod oids;
+mod pkcs12;
 mod sign;
 mod stream;
 mod validate;
@@ -28,6 +29,7 @@ pub use error::{Error, Result, Usage, ValidationError};
 pub use mime::{
     ReadMessage, ReadOptions, encrypt_message, read_message, sign_encrypt_message, sign_message,
 };
+pub use pkcs12::{Pkcs12Bundle, load_pkcs12};
 pub use sign::{SignOptions, sign};
 pub use stream::envelope::EnvelopeWriter;
 pub use stream::message::{read_message_stream, sign_encrypt_message_stream};
