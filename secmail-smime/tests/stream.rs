@@ -291,3 +291,41 @@ fn openssl_stream_output_opens_in_our_stream() {
         assert!(!text.contains("pkcs7-signature"));
     }
 }
+
+#[test]
+fn mutated_messages_never_panic_and_never_release_on_error() {
+    let env = Env::new();
+    let anchors = [env.ca.certificate().clone()];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for (cipher, name) in CIPHERS {
+        let sealed = env.seal(&message(30, false), cipher);
+        for round in 0..150 {
+            let mut m = sealed.clone();
+            match round % 3 {
+                0 => {
+                    let at = (next() as usize) % m.len();
+                    m[at] = next() as u8;
+                }
+                1 => m.truncate((next() as usize) % m.len()),
+                _ => {
+                    let at = (next() as usize) % m.len();
+                    m.insert(at, b"\r\n= -\0"[(next() % 6) as usize]);
+                }
+            }
+            for strict in [true, false] {
+                let mut o = env.strict(&anchors);
+                o.require_valid_signature = strict;
+                let mut out = Vec::new();
+                if read_message_stream(&m[..], &mut out, &o).is_err() {
+                    assert!(out.is_empty(), "{name} round {round}: output then error");
+                }
+            }
+        }
+    }
+}
