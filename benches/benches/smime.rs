@@ -1,13 +1,14 @@
-//! S/MIME: sign-then-encrypt and decrypt-then-verify of whole messages, as `secmail smime
-//! sign-encrypt-mail` and `decrypt-mail --ca` do them (RSA-2048, SHA-256, AES-256-GCM and
-//! AES-256-CBC). Compare with OpenSSL:
+//! S/MIME: sign-then-encrypt and decrypt-then-verify of whole messages (RSA-2048, SHA-256,
+//! AES-256-GCM and AES-256-CBC), in memory (`sign_encrypt_*`, `decrypt_verify_*`) and streamed
+//! as `secmail smime sign-encrypt-mail` and `decrypt-mail --ca` do them (`stream_*`, 64 MiB
+//! only). Compare with OpenSSL:
 //! `openssl smime -sign … | openssl cms -encrypt -aes-256-gcm …` (see the issue for its numbers).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use secmail_smime::{
     CertUsage, CertificateAuthority, ContentCipher, EncryptOptions, ReadOptions, read_message,
-    sign_encrypt_message,
+    read_message_stream, sign_encrypt_message, sign_encrypt_message_stream,
 };
 
 fn message(size: usize) -> Vec<u8> {
@@ -58,6 +59,41 @@ fn bench(c: &mut Criterion) {
                 &sealed,
                 |b, m| b.iter(|| read_message(m, &ro).unwrap()),
             );
+            if size == 64 << 20 {
+                g.bench_with_input(
+                    BenchmarkId::new(format!("stream_sign_encrypt_{name}"), size),
+                    &msg,
+                    |b, m| {
+                        b.iter(|| {
+                            sign_encrypt_message_stream(
+                                &m[..],
+                                std::io::sink(),
+                                &alice,
+                                &alice_key,
+                                &[],
+                                &recipients,
+                                &opts,
+                            )
+                            .unwrap()
+                        })
+                    },
+                );
+                let streamed = sign_encrypt_message_stream(
+                    &msg[..],
+                    Vec::new(),
+                    &alice,
+                    &alice_key,
+                    &[],
+                    &recipients,
+                    &opts,
+                )
+                .unwrap();
+                g.bench_with_input(
+                    BenchmarkId::new(format!("stream_decrypt_verify_{name}"), size),
+                    &streamed,
+                    |b, m| b.iter(|| read_message_stream(&m[..], std::io::sink(), &ro).unwrap()),
+                );
+            }
         }
     }
     g.finish();

@@ -14,7 +14,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use secmail_smime::{
     CertUsage, Certificate, CertificateAuthority, ContentCipher, EncryptOptions, PrivateKey,
     ReadOptions, Usage, allows, certificate_to_pem, encrypt_message, load_certificates,
-    read_message, sign_encrypt_message, sign_message,
+    load_pkcs12, read_message, read_message_stream, sign_encrypt_message,
+    sign_encrypt_message_stream, sign_message,
 };
 
 use crate::io::{Output, read_input};
@@ -80,6 +81,9 @@ pub struct CaIssueArgs {
     /// The CA private key.
     #[arg(long, value_name = "FILE")]
     ca_key: PathBuf,
+    /// A file whose first line is the password of an encrypted PKCS#8 key.
+    #[arg(long, value_name = "FILE")]
+    key_password_file: Option<PathBuf>,
     /// The email address the certificate is for.
     #[arg(long)]
     email: String,
@@ -110,11 +114,18 @@ struct InOut {
 #[derive(Args)]
 pub struct SignArgs {
     /// The signer's certificate (PEM; intermediates may follow it in the same file).
-    #[arg(long, value_name = "FILE")]
-    cert: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "p12")]
+    cert: Option<PathBuf>,
     /// The signer's private key (PKCS#8, PKCS#1 or SEC1; PEM or DER).
+    #[arg(long, value_name = "FILE", required_unless_present = "p12")]
+    key: Option<PathBuf>,
+    /// A PKCS#12 bundle (.p12, .pfx) with the key and its certificates, instead of --cert
+    /// and --key; its password comes from --key-password-file (empty without it).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cert", "key"])]
+    p12: Option<PathBuf>,
+    /// A file whose first line is the password of an encrypted PKCS#8 key or of --p12.
     #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    key_password_file: Option<PathBuf>,
     /// Opaque signature (application/pkcs7-mime) instead of multipart/signed.
     #[arg(long)]
     opaque: bool,
@@ -155,11 +166,18 @@ pub struct EncryptArgs {
 #[derive(Args)]
 pub struct SignEncryptArgs {
     /// The signer's certificate (PEM; intermediates may follow it).
-    #[arg(long, value_name = "FILE")]
-    cert: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "p12")]
+    cert: Option<PathBuf>,
     /// The signer's private key.
+    #[arg(long, value_name = "FILE", required_unless_present = "p12")]
+    key: Option<PathBuf>,
+    /// A PKCS#12 bundle (.p12, .pfx) with the key and its certificates, instead of --cert
+    /// and --key; its password comes from --key-password-file (empty without it).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cert", "key"])]
+    p12: Option<PathBuf>,
+    /// A file whose first line is the password of an encrypted PKCS#8 key or of --p12.
     #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    key_password_file: Option<PathBuf>,
     /// A recipient's certificate (repeat for more recipients).
     #[arg(long = "to", value_name = "CERT", required = true)]
     to: Vec<PathBuf>,
@@ -173,11 +191,18 @@ pub struct SignEncryptArgs {
 #[derive(Args)]
 pub struct DecryptArgs {
     /// The recipient's certificate.
-    #[arg(long, value_name = "FILE")]
-    cert: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "p12")]
+    cert: Option<PathBuf>,
     /// The recipient's private key.
+    #[arg(long, value_name = "FILE", required_unless_present = "p12")]
+    key: Option<PathBuf>,
+    /// A PKCS#12 bundle (.p12, .pfx) with the key and its certificates, instead of --cert
+    /// and --key; its password comes from --key-password-file (empty without it).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cert", "key"])]
+    p12: Option<PathBuf>,
+    /// A file whose first line is the password of an encrypted PKCS#8 key or of --p12.
     #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    key_password_file: Option<PathBuf>,
     /// A trust anchor (repeatable). With it, the message must be validly signed by its sender.
     #[arg(long = "ca", value_name = "CA")]
     ca: Vec<PathBuf>,
@@ -213,10 +238,52 @@ fn read_cert(path: &Path) -> Result<Certificate> {
         .with_context(|| format!("no certificate in {}", path.display()))
 }
 
-fn read_key(path: &Path) -> Result<PrivateKey> {
+/// The certificates (leaf first) and key from --cert and --key, or from --p12.
+fn identity(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+    p12: Option<&Path>,
+    password_file: Option<&Path>,
+) -> Result<(Vec<Certificate>, PrivateKey)> {
+    if let Some(p) = p12 {
+        let data = zeroize::Zeroizing::new(read_input(Some(p), MAX_PEM)?);
+        let password = match password_file {
+            Some(pf) => read_password(pf)?,
+            None => zeroize::Zeroizing::new(String::new()),
+        };
+        let b = load_pkcs12(&data, &password)
+            .with_context(|| format!("cannot read the PKCS#12 bundle {}", p.display()))?;
+        let mut certs = vec![b.certificate];
+        certs.extend(b.chain);
+        return Ok((certs, b.key));
+    }
+    let (Some(cert), Some(key)) = (cert, key) else {
+        bail!("give --cert and --key, or --p12");
+    };
+    Ok((read_certs(cert)?, read_key(key, password_file)?))
+}
+
+/// The first line of a password file, without its line break.
+fn read_password(path: &Path) -> Result<zeroize::Zeroizing<String>> {
+    let raw = zeroize::Zeroizing::new(read_input(Some(path), MAX_PEM)?);
+    let line = raw.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    Ok(zeroize::Zeroizing::new(
+        std::str::from_utf8(line)
+            .context("the password file is not UTF-8")?
+            .to_owned(),
+    ))
+}
+
+/// Reads a private key; with `password_file`, an encrypted PKCS#8 key is decrypted with the
+/// first line of that file (its line break not included).
+fn read_key(path: &Path, password_file: Option<&Path>) -> Result<PrivateKey> {
     let data = zeroize::Zeroizing::new(read_input(Some(path), MAX_PEM)?);
-    PrivateKey::load(&data)
-        .with_context(|| format!("cannot read the private key in {}", path.display()))
+    let key = match password_file {
+        None => PrivateKey::load(&data),
+        Some(pf) => PrivateKey::load_with_password(&data, read_password(pf)?.as_bytes()),
+    };
+    key.with_context(|| format!("cannot read the private key in {}", path.display()))
 }
 
 fn write_file(path: &Path, data: &[u8]) -> Result<()> {
@@ -238,7 +305,6 @@ fn read_with(
     me: Option<(&Certificate, &PrivateKey)>,
     verdict: Option<&Path>,
 ) -> Result<()> {
-    let msg = read_input(io.input.as_deref(), MAX_MESSAGE)?;
     let mut anchors = Vec::new();
     for p in args_ca {
         anchors.extend(read_certs(p)?);
@@ -247,12 +313,34 @@ fn read_with(
     opts.anchors = &anchors;
     opts.require_valid_signature = !anchors.is_empty();
     opts.decrypt_with = me;
-    let read = read_message(&msg, &opts)?;
-    if let Some(v) = verdict {
-        let json = serde_json::to_vec_pretty(&read.verdict)?;
-        write_file(v, &json)?;
+    if me.is_none() {
+        let msg = read_input(io.input.as_deref(), MAX_MESSAGE)?;
+        let read = read_message(&msg, &opts)?;
+        if let Some(v) = verdict {
+            let json = serde_json::to_vec_pretty(&read.verdict)?;
+            write_file(v, &json)?;
+        }
+        return write_output(io.output.as_deref(), &read.message);
     }
-    write_output(io.output.as_deref(), &read.message)
+    // Decryption streams: the output (a temporary file until commit) is written only after
+    // the content authenticated and, with --ca, the signature inside checked out.
+    let mut out = Output::open(io.output.as_deref())?;
+    let v = read_message_stream(open_input(io.input.as_deref())?, &mut out, &opts)?;
+    if let Some(path) = verdict {
+        let json = serde_json::to_vec_pretty(&v)?;
+        write_file(path, &json)?;
+    }
+    out.commit()
+}
+
+/// `--in` (or stdin) for a streaming command: no size limit, as memory stays bounded.
+fn open_input(path: Option<&Path>) -> Result<Box<dyn std::io::Read>> {
+    Ok(match path {
+        Some(p) => Box::new(
+            std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdin().lock()),
+    })
 }
 
 pub fn run(cmd: Command) -> Result<()> {
@@ -266,8 +354,10 @@ pub fn run(cmd: Command) -> Result<()> {
             )
         }
         Command::Ca(CaCommand::Issue(a)) => {
-            let ca =
-                CertificateAuthority::from_parts(read_cert(&a.ca_cert)?, read_key(&a.ca_key)?)?;
+            let ca = CertificateAuthority::from_parts(
+                read_cert(&a.ca_cert)?,
+                read_key(&a.ca_key, a.key_password_file.as_deref())?,
+            )?;
             let usage = match a.usage {
                 UsageArg::Sign => CertUsage::Sign,
                 UsageArg::Encrypt => CertUsage::Encrypt,
@@ -278,8 +368,12 @@ pub fn run(cmd: Command) -> Result<()> {
             write_file(&a.out_cert, certificate_to_pem(&cert)?.as_bytes())
         }
         Command::SignMail(a) => {
-            let certs = read_certs(&a.cert)?;
-            let key = read_key(&a.key)?;
+            let (certs, key) = identity(
+                a.cert.as_deref(),
+                a.key.as_deref(),
+                a.p12.as_deref(),
+                a.key_password_file.as_deref(),
+            )?;
             let (leaf, chain) = certs.split_first().context("no certificate")?;
             let msg = read_input(a.io.input.as_deref(), MAX_MESSAGE)?;
             let out = sign_message(&msg, leaf, &key, chain, a.opaque)?;
@@ -295,8 +389,12 @@ pub fn run(cmd: Command) -> Result<()> {
             write_output(a.io.output.as_deref(), &out)
         }
         Command::SignEncryptMail(a) => {
-            let certs = read_certs(&a.cert)?;
-            let key = read_key(&a.key)?;
+            let (certs, key) = identity(
+                a.cert.as_deref(),
+                a.key.as_deref(),
+                a.p12.as_deref(),
+                a.key_password_file.as_deref(),
+            )?;
             let (leaf, chain) = certs.split_first().context("no certificate")?;
             let mut to = Vec::new();
             for p in &a.to {
@@ -307,13 +405,26 @@ pub fn run(cmd: Command) -> Result<()> {
             if allows(leaf, Usage::Encrypt)? && !to.contains(leaf) {
                 to.push(leaf.clone());
             }
-            let msg = read_input(a.io.input.as_deref(), MAX_MESSAGE)?;
-            let out = sign_encrypt_message(&msg, leaf, &key, chain, &to, &a.cipher.options())?;
-            write_output(a.io.output.as_deref(), &out)
+            let out = Output::open(a.io.output.as_deref())?;
+            let out = sign_encrypt_message_stream(
+                open_input(a.io.input.as_deref())?,
+                out,
+                leaf,
+                &key,
+                chain,
+                &to,
+                &a.cipher.options(),
+            )?;
+            out.commit()
         }
         Command::DecryptMail(a) => {
-            let cert = read_cert(&a.cert)?;
-            let key = read_key(&a.key)?;
+            let (certs, key) = identity(
+                a.cert.as_deref(),
+                a.key.as_deref(),
+                a.p12.as_deref(),
+                a.key_password_file.as_deref(),
+            )?;
+            let cert = certs.into_iter().next().context("no certificate")?;
             read_with(&a.io, &a.ca, Some((&cert, &key)), a.verdict.as_deref())
         }
         Command::VerifyMail(a) => {

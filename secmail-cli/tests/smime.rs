@@ -404,3 +404,181 @@ fn failures_exit_1_and_write_nothing() {
     assert_eq!(o.status.code(), Some(1));
     assert!(!d.join("x.eml").exists());
 }
+
+#[test]
+fn encrypted_pkcs8_keys_from_openssl_with_key_password_file() {
+    let dir = setup();
+    let d = dir.path();
+    fs::write(d.join("pw.txt"), "correct horse\n").unwrap();
+    fs::write(d.join("wrong.txt"), "wrong horse\n").unwrap();
+    for (scheme, file) in [
+        (&["-v2", "aes-256-cbc"][..], "alice-aes.key"),
+        (
+            &["-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA512"][..],
+            "alice-sha512.key",
+        ),
+        (&["-v2", "des3"][..], "alice-3des.key"),
+        (&["-scrypt"][..], "alice-scrypt.key"),
+    ] {
+        let mut args = vec!["pkcs8", "-topk8", "-in", "alice.key", "-out", file];
+        args.extend_from_slice(scheme);
+        args.extend_from_slice(&["-passout", "file:pw.txt"]);
+        assert!(openssl(&args, d), "openssl pkcs8 {scheme:?}");
+        let out = format!("{file}.eml");
+        ok(
+            &[
+                "smime",
+                "sign-encrypt-mail",
+                "--cert",
+                "alice.pem",
+                "--key",
+                file,
+                "--key-password-file",
+                "pw.txt",
+                "--to",
+                "bob.pem",
+                "--in",
+                "msg.eml",
+                "--out",
+                &out,
+            ],
+            d,
+        );
+        // The same key decrypts the sender's copy.
+        let o = ok(
+            &[
+                "smime",
+                "decrypt-mail",
+                "--cert",
+                "alice.pem",
+                "--key",
+                file,
+                "--key-password-file",
+                "pw.txt",
+                "--ca",
+                "ca.pem",
+                "--in",
+                &out,
+            ],
+            d,
+        );
+        assert!(String::from_utf8_lossy(&o.stdout).contains("The eagle has landed."));
+        let bad = secmail(
+            &[
+                "smime",
+                "sign-mail",
+                "--cert",
+                "alice.pem",
+                "--key",
+                file,
+                "--key-password-file",
+                "wrong.txt",
+                "--in",
+                "msg.eml",
+            ],
+            d,
+        );
+        assert_eq!(bad.status.code(), Some(1), "{scheme:?}");
+        assert!(bad.stdout.is_empty());
+        // Without a password, the error says the key is encrypted.
+        let none = secmail(
+            &[
+                "smime",
+                "sign-mail",
+                "--cert",
+                "alice.pem",
+                "--key",
+                file,
+                "--in",
+                "msg.eml",
+            ],
+            d,
+        );
+        assert!(String::from_utf8_lossy(&none.stderr).contains("encrypted"));
+    }
+}
+
+#[test]
+fn pkcs12_bundles_from_openssl_with_p12() {
+    let dir = setup();
+    let d = dir.path();
+    fs::write(d.join("pw.txt"), "bundle pass\n").unwrap();
+    for (name, extra) in [
+        ("alice.p12", &[][..]),
+        ("alice-legacy.p12", &["-legacy"][..]),
+    ] {
+        let mut args = vec![
+            "pkcs12",
+            "-export",
+            "-in",
+            "alice.pem",
+            "-inkey",
+            "alice.key",
+            "-certfile",
+            "ca.pem",
+            "-out",
+            name,
+            "-passout",
+            "file:pw.txt",
+        ];
+        args.extend_from_slice(extra);
+        assert!(openssl(&args, d), "openssl pkcs12 {extra:?}");
+        let out = format!("{name}.eml");
+        ok(
+            &[
+                "smime",
+                "sign-encrypt-mail",
+                "--p12",
+                name,
+                "--key-password-file",
+                "pw.txt",
+                "--to",
+                "bob.pem",
+                "--in",
+                "msg.eml",
+                "--out",
+                &out,
+            ],
+            d,
+        );
+        let o = ok(
+            &[
+                "smime",
+                "decrypt-mail",
+                "--p12",
+                name,
+                "--key-password-file",
+                "pw.txt",
+                "--ca",
+                "ca.pem",
+                "--in",
+                &out,
+            ],
+            d,
+        );
+        assert!(String::from_utf8_lossy(&o.stdout).contains("The eagle has landed."));
+        // OpenSSL reads what was signed and encrypted with the bundle's key.
+        assert!(openssl(
+            &[
+                "cms",
+                "-decrypt",
+                "-in",
+                &out,
+                "-recip",
+                "bob.pem",
+                "-inkey",
+                "bob.key",
+                "-out",
+                "inner.eml"
+            ],
+            d
+        ));
+        assert!(openssl(
+            &["smime", "-verify", "-CAfile", "ca.pem", "-in", "inner.eml"],
+            d
+        ));
+        let bad = secmail(&["smime", "sign-mail", "--p12", name, "--in", "msg.eml"], d);
+        assert_eq!(bad.status.code(), Some(1), "no password given");
+        assert!(bad.stdout.is_empty());
+    }
+}

@@ -209,7 +209,7 @@ impl PrivateKey {
                 "RSA PRIVATE KEY" => Self::from_pkcs1(&der),
                 "EC PRIVATE KEY" => Self::from_sec1(&der),
                 "ENCRYPTED PRIVATE KEY" => Err(Error::Key(
-                    "the key is encrypted; decrypt it first (openssl pkey -in KEY -out PLAIN)"
+                    "the key is encrypted; give its password (PrivateKey::load_with_password)"
                         .into(),
                 )),
                 other => Err(Error::Key(format!(
@@ -224,6 +224,38 @@ impl PrivateKey {
                     Error::Key("not a PKCS#8, PKCS#1 or SEC1 private key (RSA or P-256)".into())
                 })
         }
+    }
+
+    /// Loads a private key that may be encrypted with `password`: an encrypted PKCS#8 key
+    /// (RFC 5958 EncryptedPrivateKeyInfo, PEM `ENCRYPTED PRIVATE KEY` or DER) with PBES2
+    /// (PBKDF2-HMAC-SHA1/SHA-2 or scrypt; AES-128/192/256-CBC or 3DES-CBC), as `openssl pkcs8
+    /// -topk8 -v2 aes-256-cbc` writes it; any key [`PrivateKey::load`] reads otherwise (the
+    /// password is then unused). PKCS#5 v1.5 / PKCS#12 PBEs (`-v1`) are not read. A wrong
+    /// password is [`Error::Key`].
+    pub fn load_with_password(data: &[u8], password: &[u8]) -> Result<Self> {
+        if data.len() > MAX_FILE {
+            return Err(Error::Key("key file larger than 1 MiB".into()));
+        }
+        let trimmed = data.trim_ascii_start();
+        let der = if trimmed.starts_with(b"-----BEGIN") {
+            let (label, der) =
+                der::pem::decode_vec(trimmed).map_err(|e| Error::Key(format!("bad PEM: {e}")))?;
+            if label != "ENCRYPTED PRIVATE KEY" {
+                return Self::load(data);
+            }
+            der
+        } else {
+            data.to_vec()
+        };
+        let Ok(info) = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice()) else {
+            return Self::load(data);
+        };
+        let plain = info.decrypt(password).map_err(|e| {
+            Error::Key(format!(
+                "cannot decrypt the key (wrong password, or an unsupported scheme): {e}"
+            ))
+        })?;
+        Self::from_pkcs8(plain.as_bytes())
     }
 
     /// A PKCS#8 (RFC 5208) private key, RSA or P-256.

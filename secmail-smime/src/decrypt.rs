@@ -41,7 +41,7 @@ pub struct Decrypted {
     pub authenticated: bool,
 }
 
-fn is_me(rid: &RecipientIdentifier, cert: &Certificate) -> bool {
+pub(crate) fn is_me(rid: &RecipientIdentifier, cert: &Certificate) -> bool {
     let tbs = cert.tbs_certificate();
     match rid {
         RecipientIdentifier::IssuerAndSerialNumber(isn) => {
@@ -55,7 +55,7 @@ fn is_me(rid: &RecipientIdentifier, cert: &Certificate) -> bool {
 }
 
 /// The content-encryption key for `cert`, or a random one when unwrapping fails.
-fn unwrap_cek(
+pub(crate) fn unwrap_cek(
     infos: &RecipientInfos,
     cert: &Certificate,
     key: &PrivateKey,

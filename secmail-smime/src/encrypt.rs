@@ -91,13 +91,17 @@ fn misuse(e: impl std::fmt::Display) -> Error {
     Error::Misuse(e.to_string())
 }
 
-fn random<const N: usize>() -> Result<[u8; N]> {
+pub(crate) fn random<const N: usize>() -> Result<[u8; N]> {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).map_err(|_| Error::Random)?;
     Ok(b)
 }
 
-fn recipient_info(cert: &Certificate, cek: &[u8], kt: KeyTransport) -> Result<RecipientInfo> {
+pub(crate) fn recipient_info(
+    cert: &Certificate,
+    cek: &[u8],
+    kt: KeyTransport,
+) -> Result<RecipientInfo> {
     if cert
         .tbs_certificate()
         .subject_public_key_info()

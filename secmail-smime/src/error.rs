@@ -201,6 +201,9 @@ pub enum Error {
     /// The random number generator failed.
     #[error("the system random number generator failed")]
     Random,
+    /// Reading the input or writing the output of a streaming operation failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl Error {

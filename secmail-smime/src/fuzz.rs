@@ -42,6 +42,8 @@ pub fn fuzz_cms(data: &[u8]) {
 #[doc(hidden)]
 pub fn fuzz_certificate(data: &[u8]) {
     let Some(f) = fixture() else { return };
+    let _ = crate::pkcs12::load_pkcs12(data, "fuzz");
+    let _ = PrivateKey::load_with_password(data, b"fuzz");
     let Ok(certs) = load_certificates(data) else {
         return;
     };
@@ -68,8 +70,22 @@ pub fn fuzz_message(data: &[u8]) {
     opts.anchors = anchors;
     opts.decrypt_with = Some((&f.cert, &f.key));
     let _ = crate::mime::read_message(data, &opts);
+    let mut out = Vec::new();
+    if crate::stream::message::read_message_stream(data, &mut out, &opts).is_err() {
+        assert!(
+            out.is_empty(),
+            "the streaming reader wrote output and then failed"
+        );
+    }
     opts.require_valid_signature = true;
     let _ = crate::mime::read_message(data, &opts);
+    let mut out = Vec::new();
+    if crate::stream::message::read_message_stream(data, &mut out, &opts).is_err() {
+        assert!(
+            out.is_empty(),
+            "the streaming reader wrote output and then failed"
+        );
+    }
 }
 
 #[cfg(test)]

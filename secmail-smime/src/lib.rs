@@ -12,7 +12,9 @@ mod error;
 mod fuzz;
 mod mime;
 mod oids;
+mod pkcs12;
 mod sign;
+mod stream;
 mod validate;
 mod verify;
 
@@ -27,7 +29,10 @@ pub use error::{Error, Result, Usage, ValidationError};
 pub use mime::{
     ReadMessage, ReadOptions, encrypt_message, read_message, sign_encrypt_message, sign_message,
 };
+pub use pkcs12::{Pkcs12Bundle, load_pkcs12};
 pub use sign::{SignOptions, sign};
+pub use stream::envelope::EnvelopeWriter;
+pub use stream::message::{read_message_stream, sign_encrypt_message_stream};
 pub use validate::{MAX_CHAIN, Policy, check_end_entity, validate};
 pub use verify::{SignerReport, SignerStatus, Verified, verify};
 pub use x509_cert::Certificate;

@@ -38,7 +38,7 @@ fn split(message: &[u8]) -> Result<(Fields, Vec<u8>)> {
 }
 
 /// [`split`] of a message already parsed.
-fn split_parsed(msg: &Message) -> Result<(Fields, Vec<u8>)> {
+pub(crate) fn split_parsed(msg: &Message) -> Result<(Fields, Vec<u8>)> {
     let root = msg.root();
     let raw = msg.raw();
     let mut outer = Vec::new();
@@ -204,6 +204,27 @@ fn status_of(s: &SignerStatus) -> (SignatureStatus, Option<String>) {
     }
 }
 
+/// Adds the signers of `v` to `verdict`.
+pub(crate) fn add_signers(verdict: &mut Verdict, v: &Verified) {
+    for s in &v.signers {
+        let (status, detail) = status_of(&s.status);
+        let mut si = SignerInfo::new(Scheme::Smime, status);
+        si.detail = detail;
+        if let Some(c) = &s.certificate {
+            si.fingerprint = Some(certs::fingerprint(c));
+            si.identity = Some(certs::subject(c));
+            si.addresses = certs::email_addresses(c);
+        }
+        si.signed_at = s.signing_time.and_then(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .and_then(|d| i64::try_from(d.as_secs()).ok())
+        });
+        si.covers = vec![String::new()];
+        verdict.add_signature(si);
+    }
+}
+
 /// Reads a message: decrypts (when `opts.decrypt_with` is given) and verifies every S/MIME
 /// layer, and fills a [`Verdict`].
 pub fn read_message(message: &[u8], opts: &ReadOptions<'_>) -> Result<ReadMessage> {
@@ -290,23 +311,7 @@ pub fn read_message(message: &[u8], opts: &ReadOptions<'_>) -> Result<ReadMessag
         verdict.parts.push(pp);
     }
     for v in &verifications {
-        for s in &v.signers {
-            let (status, detail) = status_of(&s.status);
-            let mut si = SignerInfo::new(Scheme::Smime, status);
-            si.detail = detail;
-            if let Some(c) = &s.certificate {
-                si.fingerprint = Some(certs::fingerprint(c));
-                si.identity = Some(certs::subject(c));
-                si.addresses = certs::email_addresses(c);
-            }
-            si.signed_at = s.signing_time.and_then(|t| {
-                t.duration_since(std::time::UNIX_EPOCH)
-                    .ok()
-                    .and_then(|d| i64::try_from(d.as_secs()).ok())
-            });
-            si.covers = vec![String::new()];
-            verdict.add_signature(si);
-        }
+        add_signers(&mut verdict, v);
     }
     if opts.require_valid_signature {
         if verifications.is_empty() {

@@ -96,6 +96,30 @@ pub fn sign(
     key: &PrivateKey,
     opts: &SignOptions,
 ) -> Result<Vec<u8>> {
+    let digest = Sha256::digest(content);
+    let econtent = if opts.detached { None } else { Some(content) };
+    sign_digest(&digest, econtent, cert, key, opts)
+}
+
+/// Checks that `key` and `cert` may sign (before any output is written by a streaming signer).
+pub(crate) fn check_signer(cert: &Certificate, key: &PrivateKey) -> Result<()> {
+    if !key.matches(cert) {
+        return Err(Error::Misuse(
+            "the private key does not belong to the signing certificate".into(),
+        ));
+    }
+    check_usage(cert, Usage::Sign)
+}
+
+/// [`sign`] over the SHA-256 `digest` of the content, computed by the caller (a streaming
+/// signer hashes the content as it passes). `econtent` is the content to encapsulate, if any.
+pub(crate) fn sign_digest(
+    digest: &[u8],
+    econtent: Option<&[u8]>,
+    cert: &Certificate,
+    key: &PrivateKey,
+    opts: &SignOptions,
+) -> Result<Vec<u8>> {
     if !key.matches(cert) {
         return Err(Error::Misuse(
             "the private key does not belong to the signing certificate".into(),
@@ -108,7 +132,6 @@ pub fn sign(
         SignatureAlgorithm::RsaPssSha256 => crypto::pss_sha256().map_err(misuse)?,
         SignatureAlgorithm::EcdsaP256Sha256 => crypto::digest_alg(oids::ECDSA_SHA256),
     };
-    let digest = Sha256::digest(content);
     let time = crate::ca::time(opts.signing_time.unwrap_or_else(SystemTime::now))?;
     let caps: Vec<AlgorithmIdentifierOwned> = vec![
         crypto::digest_alg(oids::AES256_GCM),
@@ -156,13 +179,12 @@ pub fn sign(
             certs.push(CertificateChoices::Certificate(c.clone()));
         }
     }
-    let econtent = if opts.detached {
-        None
-    } else {
-        Some(
+    let econtent = match econtent {
+        None => None,
+        Some(content) => Some(
             Any::encode_from(&OctetString::new(content.to_vec()).map_err(misuse)?)
                 .map_err(misuse)?,
-        )
+        ),
     };
     let sd = SignedData {
         version: CmsVersion::V1,
