@@ -10,6 +10,7 @@
  *    what went wrong in the last call on this thread.
  *  - Results come back through out-parameters, which the library clears at the start of the
  *    call: after a failure they hold NULL / {NULL, 0} / 0. Nothing is produced on failure.
+ *    What an out-parameter held before is overwritten, not freed: free it before reusing it.
  *  - A NULL pointer where one is required is the error SECMAIL_ERR_NULL_ARGUMENT, never
  *    ignored. (ptr, len) inputs may be NULL only when len is 0. Strings are UTF-8 and
  *    NUL-terminated.
@@ -111,6 +112,19 @@
 // Key algorithm for `secmail_pgp_generate`: RSA 4096.
 #define SECMAIL_PGP_ALGO_RSA4096 2
 
+// End-entity certificate usage for `secmail_smime_ca_issue`: signing and encryption.
+#define SECMAIL_SMIME_USAGE_BOTH 0
+
+// End-entity certificate usage: signing only.
+#define SECMAIL_SMIME_USAGE_SIGN 1
+
+// End-entity certificate usage: encryption only.
+#define SECMAIL_SMIME_USAGE_ENCRYPT 2
+
+// `secmail_smime_sign_message` flag: opaque signing (`application/pkcs7-mime`) instead of
+// detached `multipart/signed`.
+#define SECMAIL_SMIME_OPAQUE 1
+
 // `secmail_verdict_flags` bit: every content part was encrypted (and there is at least one).
 #define SECMAIL_VERDICT_FULLY_ENCRYPTED 1
 
@@ -162,6 +176,18 @@ typedef struct secmail_pgp_decrypt_options_t secmail_pgp_decrypt_options_t;
 // An unlocked signing key, made from a key by `secmail_pgp_signer_new`; freed (and its
 // secret wiped) with `secmail_pgp_signer_free`. Immutable: may be shared between threads.
 typedef struct secmail_pgp_signer_t secmail_pgp_signer_t;
+
+// An in-house certificate authority (its certificate and key). Made by
+// `secmail_smime_ca_new_root`; freed with `secmail_smime_ca_free`. Immutable.
+typedef struct secmail_smime_ca_t secmail_smime_ca_t;
+
+// An X.509 certificate. Made by `secmail_smime_cert_from_bytes` or the CA functions; freed
+// with `secmail_smime_cert_free`. Immutable: may be read from several threads at once.
+typedef struct secmail_smime_cert_t secmail_smime_cert_t;
+
+// A private key (RSA or ECDSA P-256). Made by `secmail_smime_key_from_bytes` or the CA
+// functions; freed (wiped) with `secmail_smime_key_free`. Immutable: may be shared.
+typedef struct secmail_smime_key_t secmail_smime_key_t;
 
 // The security verdict on one message: which parts were encrypted, which signed, by whom.
 // Made by the decrypt/verify functions; freed with `secmail_verdict_free`. Immutable: one
@@ -882,6 +908,154 @@ secmail_result_t secmail_autocrypt_parse(const char *value,
                                          char **addr,
                                          bool *prefer_mutual,
                                          struct secmail_cert_t **cert);
+
+// Reads one certificate (PEM or DER) into `*cert`.
+//
+// # Safety
+// `data` is NULL or `len` readable bytes; `cert` is NULL or writable.
+secmail_result_t secmail_smime_cert_from_bytes(const uint8_t *data,
+                                               size_t len,
+                                               struct secmail_smime_cert_t **cert);
+
+// The certificate as PEM into `*pem`.
+//
+// # Safety
+// `cert` is NULL or live; `pem` is NULL or writable.
+secmail_result_t secmail_smime_cert_to_pem(const struct secmail_smime_cert_t *cert,
+                                           char **pem);
+
+// The certificate's SHA-256 fingerprint (hex) into `*fingerprint`.
+//
+// # Safety
+// `cert` is NULL or live; `fingerprint` is NULL or writable.
+secmail_result_t secmail_smime_cert_fingerprint(const struct secmail_smime_cert_t *cert,
+                                                char **fingerprint);
+
+// Frees a certificate. NULL is allowed.
+//
+// # Safety
+// `cert` is NULL or a certificate made by this library, not used afterwards.
+void secmail_smime_cert_free(struct secmail_smime_cert_t *cert);
+
+// Reads a private key (PEM or DER: PKCS#8, PKCS#1, SEC1) into `*key`.
+//
+// # Safety
+// `data` is NULL or `len` readable bytes; `key` is NULL or writable.
+secmail_result_t secmail_smime_key_from_bytes(const uint8_t *data,
+                                              size_t len,
+                                              struct secmail_smime_key_t **key);
+
+// The key as unencrypted PKCS#8 PEM into `*pem` (secret: free it promptly; it is wiped).
+//
+// # Safety
+// `key` is NULL or live; `pem` is NULL or writable.
+secmail_result_t secmail_smime_key_to_pem(const struct secmail_smime_key_t *key,
+                                          char **pem);
+
+// Frees a private key (wiped). NULL is allowed.
+//
+// # Safety
+// `key` is NULL or a key made by this library, not used afterwards.
+void secmail_smime_key_free(struct secmail_smime_key_t *key);
+
+// A new self-signed root CA (RSA-2048) for `subject` (an RFC 4514 name such as
+// `"CN=Example Mail CA,O=Example"`), valid for `days` days, into `*ca`.
+//
+// # Safety
+// `subject` is NULL or a NUL-terminated string; `ca` is NULL or writable.
+secmail_result_t secmail_smime_ca_new_root(const char *subject,
+                                           uint32_t days,
+                                           struct secmail_smime_ca_t **ca);
+
+// A copy of the CA's certificate (the trust anchor to give readers) into `*cert`.
+//
+// # Safety
+// `ca` is NULL or live; `cert` is NULL or writable.
+secmail_result_t secmail_smime_ca_certificate(const struct secmail_smime_ca_t *ca,
+                                              struct secmail_smime_cert_t **cert);
+
+// Issues an end-entity certificate for `email` with a fresh RSA-2048 key, for `usage`
+// (`SECMAIL_SMIME_USAGE_*`), valid for `days` days: the certificate into `*cert`, the key
+// into `*key`.
+//
+// # Safety
+// `ca` is NULL or live; `email` is NULL or a NUL-terminated string; `cert` and `key` are
+// NULL or writable.
+secmail_result_t secmail_smime_ca_issue(const struct secmail_smime_ca_t *ca,
+                                        const char *email,
+                                        uint32_t usage,
+                                        uint32_t days,
+                                        struct secmail_smime_cert_t **cert,
+                                        struct secmail_smime_key_t **key);
+
+// Frees a CA (its key wiped). NULL is allowed.
+//
+// # Safety
+// `ca` is NULL or a CA made by this library, not used afterwards.
+void secmail_smime_ca_free(struct secmail_smime_ca_t *ca);
+
+// Signs a whole message with `cert` and `key`: detached `multipart/signed`, or opaque with
+// `SECMAIL_SMIME_OPAQUE`. `chain` holds `chain_count` intermediates to include (NULL/0 for
+// none). The signed message goes to `*out`.
+//
+// # Safety
+// `message` is NULL or `len` readable bytes; `cert`, `key` are NULL or live; `chain` is NULL
+// or an array of `chain_count` live certificates; `out` is NULL or writable.
+secmail_result_t secmail_smime_sign_message(const uint8_t *message,
+                                            size_t len,
+                                            const struct secmail_smime_cert_t *cert,
+                                            const struct secmail_smime_key_t *key,
+                                            const struct secmail_smime_cert_t *const *chain,
+                                            size_t chain_count,
+                                            uint32_t flags,
+                                            struct secmail_buffer_t *out);
+
+// Encrypts a message's body to `recipient_count` certificates (AES-256-GCM
+// AuthEnvelopedData, RSA-OAEP; add the sender's certificate to keep a readable copy) into
+// `*out`.
+//
+// # Safety
+// `message` is NULL or `len` readable bytes; `recipients` is NULL or an array of
+// `recipient_count` live certificates; `out` is NULL or writable.
+secmail_result_t secmail_smime_encrypt_message(const uint8_t *message,
+                                               size_t len,
+                                               const struct secmail_smime_cert_t *const *recipients,
+                                               size_t recipient_count,
+                                               struct secmail_buffer_t *out);
+
+// Signs, then encrypts (RFC 8551 §3.7) a message with `cert`/`key` to `recipient_count`
+// certificates (and to the signer when its certificate allows encryption) into `*out`.
+//
+// # Safety
+// As `secmail_smime_sign_message` and `secmail_smime_encrypt_message`.
+secmail_result_t secmail_smime_sign_encrypt_message(const uint8_t *message,
+                                                    size_t len,
+                                                    const struct secmail_smime_cert_t *cert,
+                                                    const struct secmail_smime_key_t *key,
+                                                    const struct secmail_smime_cert_t *const *recipients,
+                                                    size_t recipient_count,
+                                                    struct secmail_buffer_t *out);
+
+// Reads an S/MIME message: decrypts it with `cert`/`key` when both are given (both NULL to
+// only verify), verifies its signatures, validating signers against `anchor_count` trust
+// anchors (none: signatures are checked, certificates are not — the verdict says
+// untrusted). The innermost entity under the outer header fields goes to `*out`, the
+// verdict to `*verdict`. `require_valid_signature` makes a message without a good, trusted
+// signature by the `From` address an error.
+//
+// # Safety
+// `message` is NULL or `len` readable bytes; `cert`, `key` are NULL or live; `anchors` is
+// NULL or an array of `anchor_count` live certificates; `out`, `verdict` are NULL or
+// writable.
+secmail_result_t secmail_smime_read_message(const uint8_t *message,
+                                            size_t len,
+                                            const struct secmail_smime_cert_t *cert,
+                                            const struct secmail_smime_key_t *key,
+                                            const struct secmail_smime_cert_t *const *anchors,
+                                            size_t anchor_count,
+                                            bool require_valid_signature,
+                                            struct secmail_buffer_t *out,
+                                            struct secmail_verdict_t **verdict);
 
 // Makes an input that reads through `read` with `user` passed back to it.
 //

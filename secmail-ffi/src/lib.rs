@@ -10,6 +10,7 @@ pub mod buffer;
 pub mod core;
 pub mod error;
 pub mod pgp;
+pub mod smime;
 pub mod stream;
 pub mod verdict;
 
@@ -17,5 +18,6 @@ pub use buffer::*;
 pub use core::*;
 pub use error::*;
 pub use pgp::*;
+pub use smime::*;
 pub use stream::*;
 pub use verdict::*;

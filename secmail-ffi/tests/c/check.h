@@ -51,6 +51,14 @@ extern int check_count;
 /* Bytes of a string literal, as (pointer, length). */
 #define LIT(s) (const uint8_t *)(s), (sizeof(s) - 1)
 
+/* The first occurrence of `needle` (NUL-terminated) in `hay[0..len]`, or NULL. */
+static inline uint8_t *find_bytes(const uint8_t *hay, size_t len, const char *needle) {
+    size_t n = strlen(needle);
+    for (size_t i = 0; hay != NULL && n <= len && i <= len - n; i++)
+        if (memcmp(hay + i, needle, n) == 0) return (uint8_t *)(hay + i);
+    return NULL;
+}
+
 /* Runs one named test function. */
 #define RUN(fn)                                                                     \
     do {                                                                            \
@@ -65,5 +73,7 @@ void test_stream(void);
 void test_mime(void);
 void test_passphrase(void);
 void test_verdict(void);
+void test_pgp(void);
+void test_smime(void);
 
 #endif
