@@ -114,3 +114,41 @@ pub unsafe extern "C" fn secmail_string_free(s: *mut c_char) {
         bytes.zeroize();
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_round_trip_and_clear() {
+        let mut v = Vec::with_capacity(100);
+        v.extend_from_slice(b"secret");
+        let mut b = secmail_buffer_t::from_vec(v);
+        assert_eq!(b.len, 6);
+        // SAFETY: `b` was filled by `from_vec` just above.
+        let bytes = unsafe { std::slice::from_raw_parts(b.data, b.len) };
+        assert_eq!(bytes, b"secret");
+        // SAFETY: a buffer filled by the library, freed twice (the second is a no-op).
+        unsafe {
+            secmail_buffer_free(&mut b);
+            assert!(b.data.is_null() && b.len == 0);
+            secmail_buffer_free(&mut b);
+            secmail_buffer_free(std::ptr::null_mut());
+        }
+        let e = secmail_buffer_t::from_vec(Vec::new());
+        assert!(e.data.is_null() && e.len == 0);
+    }
+
+    #[test]
+    fn strings_with_a_nul_are_refused() {
+        let err = string_out("a\0b".to_owned()).err().map(|e| e.code);
+        assert_eq!(err, Some(SECMAIL_ERR_UTF8));
+        let s = string_out("fine".to_owned()).unwrap_or(std::ptr::null_mut());
+        assert!(!s.is_null());
+        // SAFETY: `s` came from `string_out`; NULL is allowed too.
+        unsafe {
+            secmail_string_free(s);
+            secmail_string_free(std::ptr::null_mut());
+        }
+    }
+}

@@ -263,3 +263,91 @@ pub(crate) fn entry_void(body: impl FnOnce()) {
         std::mem::forget(payload);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn last() -> String {
+        // SAFETY: the pointer is valid until the next entry point on this thread.
+        unsafe { CStr::from_ptr(secmail_last_error_message()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_a_code_and_a_message() {
+        let rc = entry(|| panic!("boom"));
+        assert_eq!(rc, SECMAIL_ERR_PANIC);
+        assert!(last().contains("boom"), "{}", last());
+        // The next success clears the message.
+        assert_eq!(entry(|| Ok(())), SECMAIL_OK);
+        assert_eq!(last(), "");
+        entry_void(|| panic!("swallowed"));
+    }
+
+    #[test]
+    fn errors_keep_their_code_and_message() {
+        let rc = entry(|| Err(FfiError::null("widget")));
+        assert_eq!(rc, SECMAIL_ERR_NULL_ARGUMENT);
+        assert_eq!(last(), "widget is NULL");
+        // A message with a NUL inside is kept, the NUL made visible.
+        entry(|| Err(FfiError::invalid("a\0b")));
+        assert_eq!(last(), "a\\0b");
+    }
+
+    #[test]
+    fn every_code_has_a_distinct_name() {
+        let codes = [
+            SECMAIL_OK,
+            SECMAIL_ERR_NULL_ARGUMENT,
+            SECMAIL_ERR_INVALID_ARGUMENT,
+            SECMAIL_ERR_UTF8,
+            SECMAIL_ERR_PANIC,
+            SECMAIL_ERR_CANCELLED,
+            SECMAIL_ERR_MISUSE,
+            SECMAIL_ERR_IO,
+            SECMAIL_ERR_NOT_FOUND,
+            SECMAIL_ERR_MALFORMED_MESSAGE,
+            SECMAIL_ERR_LIMIT_EXCEEDED,
+            SECMAIL_ERR_CORE_OTHER,
+            SECMAIL_ERR_PASSPHRASE_INVALID_CONTAINER,
+            SECMAIL_ERR_PASSPHRASE_WRONG,
+            SECMAIL_ERR_PASSPHRASE_DECRYPTION_FAILED,
+            SECMAIL_ERR_PGP_MALFORMED,
+            SECMAIL_ERR_PGP_UNUSABLE_CERT,
+            SECMAIL_ERR_PGP_KEY_LOCKED,
+            SECMAIL_ERR_PGP_CANNOT_DECRYPT,
+            SECMAIL_ERR_PGP_NO_INTEGRITY_PROTECTION,
+            SECMAIL_ERR_PGP_INTEGRITY,
+            SECMAIL_ERR_PGP_NO_GOOD_SIGNATURE,
+            SECMAIL_ERR_PGP_TOO_LARGE,
+            SECMAIL_ERR_PGP_OTHER,
+            SECMAIL_ERR_SMIME_MALFORMED,
+            SECMAIL_ERR_SMIME_UNSUPPORTED,
+            SECMAIL_ERR_SMIME_KEY,
+            SECMAIL_ERR_SMIME_DECRYPTION_FAILED,
+            SECMAIL_ERR_SMIME_NOT_A_RECIPIENT,
+            SECMAIL_ERR_SMIME_BAD_SIGNATURE,
+            SECMAIL_ERR_SMIME_SIGNER_CERT_MISSING,
+            SECMAIL_ERR_SMIME_NOT_SIGNED,
+            SECMAIL_ERR_SMIME_VALIDATION,
+            SECMAIL_ERR_SMIME_USAGE_NOT_ALLOWED,
+            SECMAIL_ERR_SMIME_RANDOM,
+            SECMAIL_ERR_SMIME_OTHER,
+        ];
+        let mut names = std::collections::HashSet::new();
+        for c in codes {
+            // SAFETY: secmail_result_str returns a static NUL-terminated string.
+            let name = unsafe { CStr::from_ptr(secmail_result_str(c)) }
+                .to_str()
+                .unwrap_or("");
+            assert!(
+                name.starts_with("SECMAIL_") && name != "SECMAIL_ERR_UNKNOWN",
+                "{c}"
+            );
+            assert!(names.insert(name), "{name} twice");
+        }
+    }
+}

@@ -75,5 +75,6 @@ void test_passphrase(void);
 void test_verdict(void);
 void test_pgp(void);
 void test_smime(void);
+void test_threads(void);
 
 #endif

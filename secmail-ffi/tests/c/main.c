@@ -12,6 +12,7 @@ int main(void) {
     RUN(test_verdict);
     RUN(test_pgp);
     RUN(test_smime);
+    RUN(test_threads);
     printf("%d checks, %d failed\n", check_count, check_failures);
     return check_failures == 0 ? 0 : 1;
 }

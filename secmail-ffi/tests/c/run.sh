@@ -4,7 +4,8 @@
 #  2. the library is built (the workspace's debug build);
 #  3. the header compiles as strict C99 and as C++17;
 #  4. the C test suite runs under valgrind: zero memory errors, zero definite leaks;
-#  5. the shared library exports only secmail_* symbols.
+#  5. the shared library exports only secmail_* symbols;
+#  6. the header's worked example, linked statically through secmail.pc, runs.
 # Why valgrind rather than AddressSanitizer: it checks the Rust side too (the library as it is
 # shipped, no nightly -Zsanitizer rebuild) and needs no special build of anything.
 set -euo pipefail
@@ -18,7 +19,7 @@ mkdir -p "$out"
 step() { printf -- '-- ffi: %s\n' "$*"; }
 die() { echo "ffi: $*" >&2; exit 1; }
 
-for tool in cbindgen cc c++ valgrind nm; do
+for tool in cbindgen cc c++ valgrind nm pkg-config; do
   command -v "$tool" >/dev/null || die "$tool is missing (scripts/install-deps.sh test installs it)"
 done
 have=$(cbindgen --version | awk '{print $2}')
@@ -42,7 +43,7 @@ c++ -std=c++17 -Wall -Wextra -Werror -pedantic -I"$ffi/include" -c "$out/hdr.cpp
 step "build the C test suite"
 cc -std=c99 -Wall -Wextra -Werror -pedantic -g -O0 -I"$ffi/include" \
   "$ffi"/tests/c/*.c -o "$out/secmail-c-tests" \
-  -L"$lib" -lsecmail_ffi -Wl,-rpath,"$lib"
+  -L"$lib" -lsecmail_ffi -Wl,-rpath,"$lib" -pthread
 
 step "run it under valgrind"
 # --errors-for-leak-kinds=definite: the Rust runtime's and OpenSSL's process-wide caches are
@@ -54,4 +55,15 @@ step "run it under valgrind"
 step "the shared library exports only secmail_* symbols"
 bad=$(nm -D --defined-only "$lib/libsecmail_ffi.so" | awk '$2 ~ /^[A-Z]$/ && $2 != "A" {print $3}' | grep -v '^secmail_' || true)
 [ -z "$bad" ] || die "symbols outside the secmail_ namespace are exported: $(echo "$bad" | head -20)"
-echo "ffi: all checks passed ($(nm -D --defined-only "$lib/libsecmail_ffi.so" | grep -c ' secmail_') functions exported)"
+echo "ffi: $(nm -D --defined-only "$lib/libsecmail_ffi.so" | grep -c ' secmail_') functions exported, all secmail_*"
+
+step "the header's worked example, linked statically with secmail.pc's flags, runs"
+sed -n '/^ \* EXAMPLE$/,/^ \*\/$/p' "$ffi/include/secmail.h" | sed -e '1d;$d' -e 's/^ \*     \{0,1\}//' -e 's/^ \*$//' >"$out/example.c"
+grep -q 'int main' "$out/example.c" || die "no worked example found in the header"
+libs=$(PKG_CONFIG_PATH="$ffi" pkg-config --static --libs --define-variable=libdir="$lib" secmail)
+cflags=$(PKG_CONFIG_PATH="$ffi" pkg-config --cflags --define-variable=includedir="$ffi/include" secmail)
+# -l:libsecmail_ffi.a: the static library, though the shared one sits beside it.
+cc -std=c99 -Wall -Wextra -Werror -pedantic $cflags "$out/example.c" -o "$out/example" \
+  ${libs/-lsecmail_ffi/-l:libsecmail_ffi.a}
+[ "$("$out/example")" = "hello" ] || die "the header's example did not print hello"
+echo "ffi: all checks passed"
