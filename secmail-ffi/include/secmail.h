@@ -27,10 +27,11 @@
  *
  * THREADS
  *  - Every function may be called from any thread. The last error message is per thread.
- *  - Immutable handles (secmail_cert_t, secmail_verdict_t and the S/MIME certificate) may be
- *    read from several threads at once. A handle that a function takes as non-const
- *    (secmail_certstore_t, secmail_input_t, secmail_output_t) must be used by one thread at
- *    a time; a handle may be moved between threads.
+ *  - Immutable handles (secmail_cert_t, secmail_pgp_signer_t, secmail_verdict_t,
+ *    secmail_smime_cert_t, secmail_smime_key_t, secmail_smime_ca_t) may be read from several
+ *    threads at once. A handle that a function takes as non-const (secmail_certstore_t,
+ *    secmail_pgp_decrypt_options_t, secmail_input_t, secmail_output_t) must be used by one
+ *    thread at a time; any handle may be moved between threads.
  *  - Read and write callbacks are called only during the call that was given them, on the
  *    calling thread.
  *
@@ -908,6 +909,45 @@ secmail_result_t secmail_autocrypt_parse(const char *value,
                                          char **addr,
                                          bool *prefer_mutual,
                                          struct secmail_cert_t **cert);
+
+// Reads the `Autocrypt:` header of a received message (exactly one, whose `addr` is the
+// `From` address; otherwise there is none, per Autocrypt Level 1 §2.3). When there is one,
+// its address goes to `*addr`, `prefer-encrypt=mutual` to `*prefer_mutual` (may be NULL)
+// and its certificate to `*cert`; when there is none the call succeeds with `*addr` and
+// `*cert` NULL.
+//
+// # Safety
+// `message` is NULL or `len` readable bytes; the out-pointers are NULL or writable.
+secmail_result_t secmail_autocrypt_read(const uint8_t *message,
+                                        size_t len,
+                                        char **addr,
+                                        bool *prefer_mutual,
+                                        struct secmail_cert_t **cert);
+
+// The streaming form of `secmail_pgp_sign`: signs what `input` yields, writing the signed
+// message (or, with `SECMAIL_PGP_DETACHED`, the detached signature) to `output`.
+//
+// # Safety
+// `input` and `output` are NULL or live handles used by this thread only; `signer` is NULL
+// or live.
+secmail_result_t secmail_pgp_sign_stream(struct secmail_input_t *input,
+                                         const struct secmail_pgp_signer_t *signer,
+                                         uint32_t flags,
+                                         struct secmail_output_t *output);
+
+// The streaming form of `secmail_pgp_verify_detached`: the signed data comes from `input`.
+//
+// # Safety
+// `input` is NULL or a live input used by this thread only; `signature` is NULL or readable
+// for its length; `certs` is NULL or an array of `cert_count` live certificates; `from` is
+// NULL or a NUL-terminated string; `verdict` is NULL or writable.
+secmail_result_t secmail_pgp_verify_detached_stream(struct secmail_input_t *input,
+                                                    const uint8_t *signature,
+                                                    size_t signature_len,
+                                                    const struct secmail_cert_t *const *certs_ptr,
+                                                    size_t cert_count,
+                                                    const char *from,
+                                                    struct secmail_verdict_t **verdict);
 
 // Reads one certificate (PEM or DER) into `*cert`.
 //

@@ -1229,3 +1229,115 @@ pub unsafe extern "C" fn secmail_autocrypt_parse(
         Ok(())
     })
 }
+
+/// Reads the `Autocrypt:` header of a received message (exactly one, whose `addr` is the
+/// `From` address; otherwise there is none, per Autocrypt Level 1 §2.3). When there is one,
+/// its address goes to `*addr`, `prefer-encrypt=mutual` to `*prefer_mutual` (may be NULL)
+/// and its certificate to `*cert`; when there is none the call succeeds with `*addr` and
+/// `*cert` NULL.
+///
+/// # Safety
+/// `message` is NULL or `len` readable bytes; the out-pointers are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn secmail_autocrypt_read(
+    message: *const u8,
+    len: usize,
+    addr: *mut *mut c_char,
+    prefer_mutual: *mut bool,
+    cert: *mut *mut secmail_cert_t,
+) -> secmail_result_t {
+    entry(|| {
+        // SAFETY: NULL or writable (the caller's promise).
+        let addr = unsafe { Out::new(addr, std::ptr::null_mut(), "addr") }?;
+        // SAFETY: NULL or writable (the caller's promise).
+        let cert = unsafe { Out::new(cert, std::ptr::null_mut(), "cert") }?;
+        let prefer_mutual = if prefer_mutual.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL and writable (the caller's promise).
+            Some(unsafe { Out::new(prefer_mutual, false, "prefer_mutual") }?)
+        };
+        // SAFETY: NULL or `len` readable bytes (the caller's promise).
+        let message = unsafe { args::bytes(message, len, "message") }?;
+        if let Some(h) = secmail_pgp::read_autocrypt(message)? {
+            let a = string_out(h.addr)?;
+            addr.set(a);
+            if let Some(p) = prefer_mutual {
+                p.set(h.prefer_encrypt == PreferEncrypt::Mutual);
+            }
+            cert.set(cert_handle(h.cert));
+        }
+        Ok(())
+    })
+}
+
+/// The streaming form of `secmail_pgp_sign`: signs what `input` yields, writing the signed
+/// message (or, with `SECMAIL_PGP_DETACHED`, the detached signature) to `output`.
+///
+/// # Safety
+/// `input` and `output` are NULL or live handles used by this thread only; `signer` is NULL
+/// or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn secmail_pgp_sign_stream(
+    input: *mut secmail_input_t,
+    signer: *const secmail_pgp_signer_t,
+    flags: u32,
+    output: *mut secmail_output_t,
+) -> secmail_result_t {
+    entry(|| {
+        // SAFETY: NULL or live handles used by this thread only (the caller's promise).
+        let input = unsafe { args::handle_mut(input, "input") }?;
+        // SAFETY: as above.
+        let output = unsafe { args::handle_mut(output, "output") }?;
+        // SAFETY: NULL or a live signer (the caller's promise).
+        let s = unsafe { args::handle(signer, "signer") }?;
+        check_flags(flags, SECMAIL_PGP_ARMOR | SECMAIL_PGP_DETACHED)?;
+        with_output(output, |output| {
+            let mut w = secmail_pgp::sign_writer(
+                output,
+                &[&s.key],
+                flags & SECMAIL_PGP_DETACHED != 0,
+                encoding(flags),
+            )?;
+            std::io::copy(input, &mut w)?;
+            w.finish()?;
+            Ok(())
+        })
+    })
+}
+
+/// The streaming form of `secmail_pgp_verify_detached`: the signed data comes from `input`.
+///
+/// # Safety
+/// `input` is NULL or a live input used by this thread only; `signature` is NULL or readable
+/// for its length; `certs` is NULL or an array of `cert_count` live certificates; `from` is
+/// NULL or a NUL-terminated string; `verdict` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn secmail_pgp_verify_detached_stream(
+    input: *mut secmail_input_t,
+    signature: *const u8,
+    signature_len: usize,
+    certs_ptr: *const *const secmail_cert_t,
+    cert_count: usize,
+    from: *const c_char,
+    verdict: *mut *mut secmail_verdict_t,
+) -> secmail_result_t {
+    entry(|| {
+        // SAFETY: NULL or writable (the caller's promise).
+        let verdict = unsafe { Out::new(verdict, std::ptr::null_mut(), "verdict") }?;
+        // SAFETY: NULL or a live input used by this thread only (the caller's promise).
+        let input = unsafe { args::handle_mut(input, "input") }?;
+        // SAFETY: NULL or readable for its length (the caller's promise).
+        let sig = unsafe { args::bytes(signature, signature_len, "signature") }?;
+        // SAFETY: forwarded from the caller.
+        let cs: Vec<_> = unsafe { certs(certs_ptr, cert_count, "certs") }?
+            .into_iter()
+            .cloned()
+            .collect();
+        // SAFETY: NULL or a NUL-terminated string (the caller's promise).
+        let from = unsafe { args::opt_str(from, "from") }?.map(str::to_owned);
+        let v = secmail_pgp::verify_detached_stream(input, sig, &cs, from)?;
+        verdict.set(secmail_verdict_t::handle(v));
+        Ok(())
+    })
+}

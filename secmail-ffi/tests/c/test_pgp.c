@@ -328,6 +328,34 @@ static void signatures(void) {
     secmail_verdict_free(v);
     secmail_buffer_free(&content);
     secmail_buffer_free(&sig);
+
+    /* Streaming: sign detached from an input, verify from an input. */
+    secmail_input_t *in = NULL;
+    secmail_output_t *out = NULL;
+    CHECK_OK(secmail_input_from_memory(LIT("streamed data"), &in));
+    CHECK_OK(secmail_output_to_memory(&out));
+    CHECK_OK(secmail_pgp_sign_stream(in, alice_signer, SECMAIL_PGP_DETACHED, out));
+    CHECK_OK(secmail_output_memory_take(out, &sig));
+    secmail_input_free(in);
+    CHECK_OK(secmail_input_from_memory(LIT("streamed data"), &in));
+    CHECK_OK(secmail_pgp_verify_detached_stream(in, sig.data, sig.len, certs, 1, NULL, &v));
+    CHECK_OK(secmail_verdict_signature(v, 0, &st, NULL, NULL));
+    CHECK(st == SECMAIL_SIGNATURE_GOOD);
+    secmail_verdict_free(v);
+    secmail_input_free(in);
+    CHECK_OK(secmail_input_from_memory(LIT("streamed dada"), &in));
+    CHECK_OK(secmail_pgp_verify_detached_stream(in, sig.data, sig.len, certs, 1, NULL, &v));
+    CHECK_OK(secmail_verdict_signature(v, 0, &st, NULL, NULL));
+    CHECK(st == SECMAIL_SIGNATURE_BAD);
+    secmail_verdict_free(v);
+    CHECK_RC(secmail_pgp_sign_stream(in, NULL, 0, out), SECMAIL_ERR_NULL_ARGUMENT);
+    CHECK_RC(secmail_pgp_verify_detached_stream(NULL, sig.data, sig.len, certs, 1, NULL, &v),
+             SECMAIL_ERR_NULL_ARGUMENT);
+    CHECK(v == NULL);
+    secmail_input_free(in);
+    secmail_output_free(out);
+    secmail_buffer_free(&sig);
+
     CHECK_RC(secmail_pgp_sign(LIT("x"), NULL, 0, &sig), SECMAIL_ERR_NULL_ARGUMENT);
     CHECK_RC(secmail_pgp_sign(LIT("x"), alice_signer, 0x10, &sig), SECMAIL_ERR_INVALID_ARGUMENT);
     CHECK_EMPTY(sig);
@@ -405,6 +433,20 @@ static void autocrypt(void) {
     CHECK_OK(secmail_autocrypt_add_header((const uint8_t *)MAIL, sizeof MAIL - 1, alice, false,
                                           &with));
     CHECK(find_bytes(with.data, with.len, "Autocrypt: addr=alice@example.org") != NULL);
+    /* Read back from the message: the header's address is the From address. */
+    char *raddr = NULL;
+    secmail_cert_t *rc_cert = NULL;
+    CHECK_OK(secmail_autocrypt_read(with.data, with.len, &raddr, NULL, &rc_cert));
+    CHECK(raddr != NULL && strcmp(raddr, "alice@example.org") == 0);
+    CHECK(rc_cert != NULL);
+    secmail_string_free(raddr);
+    secmail_cert_free(rc_cert);
+    /* None in a message without one: success, and nothing out. */
+    raddr = (char *)1;
+    rc_cert = (secmail_cert_t *)1;
+    CHECK_OK(secmail_autocrypt_read((const uint8_t *)MAIL, sizeof MAIL - 1, &raddr, NULL,
+                                    &rc_cert));
+    CHECK(raddr == NULL && rc_cert == NULL);
     secmail_buffer_free(&with);
     secmail_string_free(value);
     secmail_string_free(addr);
