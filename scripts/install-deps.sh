@@ -11,6 +11,8 @@ if [[ ${1:-build} == test ]]; then
   # The real peers: gpg, sq and rnp (OpenPGP); openssl and gpgsm (S/MIME). Postfix and
   # Dovecot (transport) are installed by scripts/mailstack.sh, which configures them.
   want+=(gnupg gpgsm gpgconf sq rnp openssl python3 python3-pip python3-venv)
+  # The C side of secmail-ffi: its test suite is compiled with gcc/g++ and run under valgrind.
+  want+=(gcc g++ valgrind binutils)
 fi
 
 missing=()

@@ -22,6 +22,11 @@ fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
+# The header generator of secmail-ffi, pinned: a different version writes a different header.
+CBINDGEN_VERSION=0.29.2
+if [ "$(cbindgen --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
+  cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --force
+fi
 # The independent Python reader of the passphrase format, in its own venv (Debian's Python
 # refuses system-wide pip installs).
 if ! target/pyvenv/bin/python -c "import cryptography, argon2" 2>/dev/null; then
@@ -43,6 +48,9 @@ trap 'scripts/mailstack.sh down "$MAILSTACK_DIR" >/dev/null 2>&1 || true' EXIT
 
 section "tests"
 cargo test --locked --workspace
+
+section "ffi: header, C99/C++17, C test suite under valgrind, exported symbols"
+secmail-ffi/tests/c/run.sh
 
 section "passphrase format: independent Python implementation reads our vectors"
 target/pyvenv/bin/python scripts/passphrase_check.py testdata/passphrase
