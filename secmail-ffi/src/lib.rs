@@ -11,6 +11,7 @@ pub mod core;
 pub mod error;
 pub mod pgp;
 pub mod stream;
+pub mod transport;
 pub mod verdict;
 
 pub use buffer::*;
@@ -18,4 +19,5 @@ pub use core::*;
 pub use error::*;
 pub use pgp::*;
 pub use stream::*;
+pub use transport::*;
 pub use verdict::*;

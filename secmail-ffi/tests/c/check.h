@@ -65,5 +65,6 @@ void test_stream(void);
 void test_mime(void);
 void test_passphrase(void);
 void test_verdict(void);
+void test_transport(void);
 
 #endif

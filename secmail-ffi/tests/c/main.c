@@ -10,6 +10,7 @@ int main(void) {
     RUN(test_mime);
     RUN(test_passphrase);
     RUN(test_verdict);
+    RUN(test_transport);
     printf("%d checks, %d failed\n", check_count, check_failures);
     return check_failures == 0 ? 0 : 1;
 }
