@@ -21,6 +21,13 @@ stdlib=$(ls /usr/share/java/kotlin-stdlib.jar 2>/dev/null) || die "kotlin-stdlib
 (cd "$root" && cargo build --locked -p secmail-ffi)
 [ -f "$lib/libsecmail_ffi.so" ] || die "$lib/libsecmail_ffi.so was not built"
 
+# The test sends through the mail stack of scripts/mailstack.sh, found as tests/c/run.sh finds
+# it (started if it is down).
+export SECMAIL_MAILSTACK_DIR=${SECMAIL_MAILSTACK_DIR:-/tmp/secmail-mailstack}
+"$root/scripts/mailstack.sh" status "$SECMAIL_MAILSTACK_DIR" >/dev/null 2>&1 \
+  || "$root/scripts/mailstack.sh" up "$SECMAIL_MAILSTACK_DIR" >/dev/null \
+  || die "the mail stack could not be started in $SECMAIL_MAILSTACK_DIR"
+
 rm -rf "$out" && mkdir -p "$out"
 echo "-- ffi-kotlin: compile the binding and its test ($(kotlinc -version 2>&1 | grep -o 'kotlinc-jvm [0-9.]*'))"
 # -Xverify:none is what Debian's kotlinc script passes; JDK 17 only warns about it.

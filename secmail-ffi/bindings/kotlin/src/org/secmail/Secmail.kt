@@ -86,6 +86,24 @@ interface SecmailNative : Library {
     fun secmail_verdict_to_json(verdict: Pointer, json: PointerByReference): Int
     fun secmail_verdict_flags(verdict: Pointer, flags: com.sun.jna.ptr.IntByReference): Int
     fun secmail_verdict_free(verdict: Pointer?)
+
+    fun secmail_cancel_new(cancel: PointerByReference): Int
+    fun secmail_cancel_cancel(cancel: Pointer): Int
+    fun secmail_cancel_free(cancel: Pointer?)
+    fun secmail_server_from_url(url: String, server: PointerByReference): Int
+    fun secmail_server_set_ca_file(server: Pointer, path: String): Int
+    fun secmail_server_set_timeouts(server: Pointer, connectMs: Int, ioMs: Int): Int
+    fun secmail_server_set_login(server: Pointer, user: String, password: String): Int
+    fun secmail_server_free(server: Pointer?)
+    fun secmail_smtp_connect(server: Pointer, cancel: Pointer?, smtp: PointerByReference): Int
+    fun secmail_smtp_send(
+        smtp: Pointer, from: String, to: Array<String>, toCount: SizeT, message: ByteArray?,
+        len: SizeT, flags: Int, cancel: Pointer?, report: PointerByReference
+    ): Int
+    fun secmail_send_report_accepted_count(report: Pointer, count: PointerByReference): Int
+    fun secmail_send_report_free(report: Pointer?)
+    fun secmail_smtp_quit(smtp: Pointer?): Int
+    fun secmail_smtp_free(smtp: Pointer?)
 }
 
 /** A failed call: the `secmail_result_t` code, its name, and the library's message. */
@@ -104,6 +122,9 @@ object Secmail {
     const val ERR_PASSPHRASE_DECRYPTION_FAILED = 302
     const val ERR_PGP_MALFORMED = 400
     const val ERR_PGP_CANNOT_DECRYPT = 403
+    const val ERR_CANCELLED = 104
+    const val ERR_TRANSPORT_CONNECT = 600
+    const val ERR_TRANSPORT_CONFIG = 613
 
     const val PASSPHRASE_ARMOR = 1
     const val PASSPHRASE_KDF_MINIMUM = 8
@@ -302,4 +323,71 @@ class PgpCert internal constructor(p: Pointer) : Handle(p) {
 /** An unlocked signing key (`secmail_pgp_signer_t`); its secret is wiped on [close]. */
 class PgpSigner internal constructor(p: Pointer) : Handle(p) {
     override fun free(p: Pointer) = Secmail.lib.secmail_pgp_signer_free(p)
+}
+
+/** A cancellation token for the blocking transport calls; [cancel] may be called from any
+ * thread while a call runs on another. Close it only after those calls have returned. */
+class Cancellation : Handle(newCancel()) {
+    override fun free(p: Pointer) = Secmail.lib.secmail_cancel_free(p)
+
+    /** Sets the token: the calls given it stop with [Secmail.ERR_CANCELLED]. */
+    fun cancel() = Secmail.check(Secmail.lib.secmail_cancel_cancel(handle()))
+
+    private companion object {
+        fun newCancel(): Pointer {
+            val ref = PointerByReference()
+            Secmail.check(Secmail.lib.secmail_cancel_new(ref))
+            return ref.value
+        }
+    }
+}
+
+/** An SMTP submission session (blocking: use it from a background thread). */
+class SmtpSession private constructor(p: Pointer) : Handle(p) {
+    override fun free(p: Pointer) = Secmail.lib.secmail_smtp_free(p)
+
+    /** Sends one message; returns how many recipients the server accepted. */
+    fun send(from: String, to: List<String>, message: ByteArray, cancel: Cancellation? = null): Int {
+        val ref = PointerByReference()
+        Secmail.check(
+            Secmail.lib.secmail_smtp_send(
+                handle(), from, to.toTypedArray(), SizeT(to.size.toLong()), message,
+                Secmail.size(message), 0, cancel?.handle(), ref
+            )
+        )
+        val report = ref.value
+        try {
+            val count = PointerByReference()
+            Secmail.check(Secmail.lib.secmail_send_report_accepted_count(report, count))
+            return Pointer.nativeValue(count.value).toInt()
+        } finally {
+            Secmail.lib.secmail_send_report_free(report)
+        }
+    }
+
+    companion object {
+        /**
+         * Connects to `url` (`smtps://host:465` or `smtp://host:587` for STARTTLS), trusting
+         * `caFile` (or the Mozilla roots when null), and logs in when `user` is given.
+         */
+        @JvmStatic
+        fun connect(
+            url: String, caFile: String? = null, user: String? = null, password: String? = null,
+            ioTimeoutMs: Int = 60000, cancel: Cancellation? = null
+        ): SmtpSession {
+            val sref = PointerByReference()
+            Secmail.check(Secmail.lib.secmail_server_from_url(url, sref))
+            val server = sref.value
+            try {
+                if (caFile != null) Secmail.check(Secmail.lib.secmail_server_set_ca_file(server, caFile))
+                Secmail.check(Secmail.lib.secmail_server_set_timeouts(server, 10000, ioTimeoutMs))
+                if (user != null) Secmail.check(Secmail.lib.secmail_server_set_login(server, user, password ?: ""))
+                val ref = PointerByReference()
+                Secmail.check(Secmail.lib.secmail_smtp_connect(server, cancel?.handle(), ref))
+                return SmtpSession(ref.value)
+            } finally {
+                Secmail.lib.secmail_server_free(server)
+            }
+        }
+    }
 }

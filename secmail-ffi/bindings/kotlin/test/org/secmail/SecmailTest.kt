@@ -89,5 +89,30 @@ fun main() {
             expect(threw, "use after close is refused, not a crash")
         }
     }
+    // Transport error paths (no server needed): a bad URL, a refused connection, a cancelled
+    // token (nothing is attempted).
+    expectCode(Secmail.ERR_TRANSPORT_CONFIG, "bad URL") { SmtpSession.connect("http://example.org") }
+    val closedPort = java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress()).use { it.localPort }
+    expectCode(Secmail.ERR_TRANSPORT_CONNECT, "refused") { SmtpSession.connect("smtps://127.0.0.1:$closedPort") }
+    Cancellation().use { c ->
+        c.cancel()
+        expectCode(Secmail.ERR_CANCELLED, "cancelled before the start") {
+            SmtpSession.connect("smtps://127.0.0.1:$closedPort", cancel = c)
+        }
+    }
+    // A real send through the Postfix of scripts/mailstack.sh (test.sh provides the stack).
+    val dir = System.getenv("SECMAIL_MAILSTACK_DIR") ?: throw AssertionError("FAILED: SECMAIL_MAILSTACK_DIR is not set (run test.sh)")
+    val env = java.io.File(dir, "mailstack.env").readLines()
+        .filter { it.contains('=') }
+        .associate { it.substringBefore('=') to it.substringAfter('=') }
+    val alice = env.getValue("MAILSTACK_ALICE_USER")
+    val bob = env.getValue("MAILSTACK_BOB_USER")
+    SmtpSession.connect(
+        "smtps://${env.getValue("MAILSTACK_TLS_NAME")}:${env.getValue("MAILSTACK_SMTPS_PORT")}",
+        env.getValue("MAILSTACK_CA_FILE"), alice, env.getValue("MAILSTACK_ALICE_PASSWORD")
+    ).use { smtp ->
+        val msg = "From: $alice\r\nTo: $bob\r\nSubject: from Kotlin\r\n\r\nHello from the JVM.\r\n"
+        expect(smtp.send(alice, listOf(bob, "nobody@example.test"), msg.toByteArray()) == 1, "SMTP send: one recipient accepted")
+    }
     println("kotlin binding: $checks checks passed")
 }
