@@ -341,19 +341,23 @@ static void smtp_send(void) {
     CHECK_OK(secmail_smtp_connect(s, NULL, &smtp));
     secmail_server_free(s);
     if (smtp == NULL) return;
-    const char *to[] = {stack("MAILSTACK_BOB_USER"), "nobody@example.test"};
+    const char *to[] = {stack("MAILSTACK_BOB_USER"), "nobody@example.test",
+                        stack("MAILSTACK_ALICE_USER")};
     secmail_send_report_t *report = NULL;
-    CHECK_OK(secmail_smtp_send(smtp, stack("MAILSTACK_ALICE_USER"), to, 2,
+    CHECK_OK(secmail_smtp_send(smtp, stack("MAILSTACK_ALICE_USER"), to, 3,
                                (const uint8_t *)msg, strlen(msg), 0, NULL, &report));
     size_t n = 0;
     char *addr = NULL, *text = NULL;
     uint32_t code = 0;
     CHECK_OK(secmail_send_report_accepted_count(report, &n));
-    CHECK(n == 1);
+    CHECK(n == 2);
     CHECK_OK(secmail_send_report_accepted(report, 0, &addr));
     CHECK(addr != NULL && strcmp(addr, stack("MAILSTACK_BOB_USER")) == 0);
     secmail_string_free(addr);
-    CHECK_RC(secmail_send_report_accepted(report, 1, &addr), SECMAIL_ERR_INVALID_ARGUMENT);
+    CHECK_OK(secmail_send_report_accepted(report, 1, &addr));
+    CHECK(addr != NULL && strcmp(addr, stack("MAILSTACK_ALICE_USER")) == 0);
+    secmail_string_free(addr);
+    CHECK_RC(secmail_send_report_accepted(report, 2, &addr), SECMAIL_ERR_INVALID_ARGUMENT);
     CHECK(addr == NULL);
     CHECK_OK(secmail_send_report_rejected_count(report, &n));
     CHECK(n == 1);
@@ -568,12 +572,49 @@ static void imap_fetch(void) {
     CHECK(stop.calls == 1);
     secmail_cancel_free(c);
 
-    /* Every message (NULL UIDs) works too; then delete message A alone. */
+    /* Delete message A alone. */
     CHECK_OK(secmail_imap_delete(imap, st.uid_a, NULL));
     CHECK_RC(secmail_imap_fetch(imap, st.uid_a, NULL, &msg), SECMAIL_ERR_NOT_FOUND);
     CHECK_OK(secmail_imap_fetch(imap, st.uid_b, NULL, &msg));
     secmail_buffer_free(&msg);
     CHECK_RC(secmail_imap_select(imap, "No Such Mailbox", NULL, NULL), SECMAIL_ERR_TRANSPORT_REJECTED);
+    CHECK_OK(secmail_imap_logout(imap));
+}
+
+/* Alice's copy of message A: the CA given as PEM bytes, every message of the mailbox
+ * (NULL UIDs) through the callback, then deleted. */
+static void imap_fetch_all(void) {
+    secmail_server_t *s = stack_server("MAILSTACK_IMAP_PORT", SECMAIL_SECURITY_STARTTLS, "ALICE", NULL);
+    FILE *f = fopen(stack("MAILSTACK_CA_FILE"), "rb");
+    CHECK(f != NULL);
+    if (f == NULL) {
+        secmail_server_free(s);
+        return;
+    }
+    static char pem[65536];
+    size_t pem_len = fread(pem, 1, sizeof pem, f);
+    fclose(f);
+    CHECK_OK(secmail_server_set_ca_pem(s, (const uint8_t *)pem, pem_len));
+    secmail_imap_t *imap = NULL;
+    CHECK_OK(secmail_imap_connect(s, NULL, &imap));
+    secmail_server_free(s);
+    if (imap == NULL) return;
+    fetch_state_t st;
+    size_t count = 0;
+    for (int attempt = 0; attempt < 60; attempt++) {
+        memset(&st, 0, sizeof st);
+        CHECK_OK(secmail_imap_select(imap, "INBOX", NULL, NULL));
+        uint32_t *uids = NULL;
+        CHECK_OK(secmail_imap_uids(imap, NULL, &uids, &count));
+        secmail_uids_free(uids, count);
+        CHECK_OK(secmail_imap_fetch_each(imap, NULL, 0, NULL, on_message, &st));
+        if (st.found_a) break;
+        struct timespec ts = {0, 500000000L};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(st.found_a);
+    CHECK(st.calls == (int)count);
+    if (st.found_a) CHECK_OK(secmail_imap_delete(imap, st.uid_a, NULL));
     CHECK_OK(secmail_imap_logout(imap));
 }
 
@@ -661,5 +702,6 @@ void test_transport(void) {
     smtp_stream_interrupted();
     smtp_refusals();
     imap_fetch();
+    imap_fetch_all();
     pop3_fetch();
 }
