@@ -125,9 +125,11 @@ pub unsafe extern "C" fn secmail_cancel_new(
 /// Sets the token: every call given it stops with `SECMAIL_ERR_CANCELLED`. May be called
 /// from any thread, any number of times; a token stays set.
 ///
-/// How quickly a running call notices: the token is checked before the call starts, between
-/// protocol steps (after connecting and before logging in; before each message sent, each
-/// message fetched, each command), and between the chunks of a streamed message
+/// How quickly a running call notices: the token is checked before the call starts (nothing
+/// is attempted, not even the TCP connection), between the protocol steps of one call (after
+/// connecting and before logging in; before each message of `secmail_imap_fetch_each`;
+/// between the two commands of `secmail_imap_delete` and of `secmail_pop3_list`), and
+/// between the chunks of a streamed message
 /// (`secmail_smtp_send_stream` reads its input in chunks of 64 KiB,
 /// `secmail_pop3_retr_stream` writes each chunk it receives). A call blocked in a network
 /// read or write cannot be woken: it notices when that read or write ends — when data
