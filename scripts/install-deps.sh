@@ -13,6 +13,8 @@ if [[ ${1:-build} == test ]]; then
   want+=(gnupg gpgsm gpgconf sq rnp openssl python3 python3-pip python3-venv)
   # The C side of secmail-ffi: its test suite is compiled with gcc/g++ and run under valgrind.
   want+=(gcc g++ valgrind binutils)
+  # Its Kotlin/JVM binding test (JNA + Debian's kotlinc 1.3 on the JDK) and Swift module-map check.
+  want+=(openjdk-17-jdk-headless libjna-java kotlin clang)
 fi
 
 missing=()

@@ -51,6 +51,8 @@ cargo test --locked --workspace
 
 section "ffi: header, C99/C++17, C test suite under valgrind, exported symbols"
 secmail-ffi/tests/c/run.sh
+secmail-ffi/bindings/kotlin/test.sh
+secmail-ffi/bindings/swift/test.sh
 
 section "passphrase format: independent Python implementation reads our vectors"
 target/pyvenv/bin/python scripts/passphrase_check.py testdata/passphrase

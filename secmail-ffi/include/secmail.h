@@ -28,10 +28,13 @@
  * THREADS
  *  - Every function may be called from any thread. The last error message is per thread.
  *  - Immutable handles (secmail_cert_t, secmail_pgp_signer_t, secmail_verdict_t,
- *    secmail_smime_cert_t, secmail_smime_key_t, secmail_smime_ca_t) may be read from several
- *    threads at once. A handle that a function takes as non-const (secmail_certstore_t,
- *    secmail_pgp_decrypt_options_t, secmail_input_t, secmail_output_t) must be used by one
- *    thread at a time; any handle may be moved between threads.
+ *    secmail_smime_cert_t, secmail_smime_key_t, secmail_smime_ca_t, secmail_server_t,
+ *    secmail_send_report_t) may be read from several threads at once. secmail_cancel_t is
+ *    made to be shared: cancel it from any thread while another blocks in a call given it.
+ *    A handle that a function takes as non-const (secmail_certstore_t,
+ *    secmail_pgp_decrypt_options_t, secmail_input_t, secmail_output_t, secmail_smtp_t,
+ *    secmail_imap_t, secmail_pop3_t) must be used by one thread at a time; any handle may be
+ *    moved between threads.
  *  - Read and write callbacks are called only during the call that was given them, on the
  *    calling thread.
  *
@@ -126,6 +129,18 @@
 // detached `multipart/signed`.
 #define SECMAIL_SMIME_OPAQUE 1
 
+// `secmail_server_new` security: TLS from the first byte (ports 465, 993, 995).
+#define SECMAIL_SECURITY_IMPLICIT 0
+
+// `secmail_server_new` security: a plaintext greeting, then STARTTLS (SMTP, IMAP) or STLS
+// (POP3), which is required: a server that does not offer it is refused.
+#define SECMAIL_SECURITY_STARTTLS 1
+
+// `secmail_smtp_send` flag: demand REQUIRETLS (RFC 8689), so that every later hop must use
+// verified TLS; `SECMAIL_ERR_TRANSPORT_REQUIRETLS_NOT_OFFERED` (nothing sent) if the
+// server does not offer it.
+#define SECMAIL_SMTP_REQUIRETLS 1
+
 // `secmail_verdict_flags` bit: every content part was encrypted (and there is at least one).
 #define SECMAIL_VERDICT_FULLY_ENCRYPTED 1
 
@@ -149,6 +164,13 @@
 // `secmail_verdict_part` flag bit: the part is covered by a good signature.
 #define SECMAIL_PART_SIGNED 2
 
+// A cancellation token for the blocking transport calls. Made by `secmail_cancel_new`,
+// set by `secmail_cancel_cancel` (from any thread), freed by `secmail_cancel_free`.
+//
+// Thread-safe: one token may be given to calls on several threads and cancelled from yet
+// another. Free it only after every call that was given it has returned.
+typedef struct secmail_cancel_t secmail_cancel_t;
+
 // An OpenPGP certificate, possibly with its secret keys (a "key"). Made by
 // `secmail_pgp_generate`, `secmail_cert_from_bytes` and the lookups; freed with
 // `secmail_cert_free`. Immutable: may be read from several threads at once.
@@ -158,6 +180,11 @@ typedef struct secmail_cert_t secmail_cert_t;
 // `secmail_certstore_new` or `secmail_certstore_open`; freed with `secmail_certstore_free`.
 // Changed by `secmail_certstore_insert` / `_import`: use from one thread at a time.
 typedef struct secmail_certstore_t secmail_certstore_t;
+
+// An IMAP session (TLS, logged in if the server had a login). Made by
+// `secmail_imap_connect`; ended by `secmail_imap_logout` or `secmail_imap_free`. Blocking:
+// use from one thread at a time (it may move between threads).
+typedef struct secmail_imap_t secmail_imap_t;
 
 // A source of bytes for the streaming functions: a read callback or a copy of a memory
 // region. Made by `secmail_input_from_callback` or `secmail_input_from_memory`, freed with
@@ -178,6 +205,23 @@ typedef struct secmail_pgp_decrypt_options_t secmail_pgp_decrypt_options_t;
 // secret wiped) with `secmail_pgp_signer_free`. Immutable: may be shared between threads.
 typedef struct secmail_pgp_signer_t secmail_pgp_signer_t;
 
+// A POP3 session (TLS, logged in if the server had a login). Made by
+// `secmail_pop3_connect`; ended by `secmail_pop3_quit` (which commits deletions) or
+// `secmail_pop3_free` (which does not). Blocking: use from one thread at a time.
+typedef struct secmail_pop3_t secmail_pop3_t;
+
+// What became of one message: which recipients the server accepted, which it rejected (and
+// why), and its final reply. Made by `secmail_smtp_send`; freed with
+// `secmail_send_report_free`. Immutable: may be read from several threads.
+typedef struct secmail_send_report_t secmail_send_report_t;
+
+// Where and how to connect: host, port, TLS mode, trusted CAs, timeouts and the login.
+// Made by `secmail_server_new` or `secmail_server_from_url`, adjusted with the
+// `secmail_server_set_*` functions, freed with `secmail_server_free` (the password is
+// wiped). Changed by the setters (one thread at a time); once set up it may be given to
+// connects on several threads at once.
+typedef struct secmail_server_t secmail_server_t;
+
 // An in-house certificate authority (its certificate and key). Made by
 // `secmail_smime_ca_new_root`; freed with `secmail_smime_ca_free`. Immutable.
 typedef struct secmail_smime_ca_t secmail_smime_ca_t;
@@ -189,6 +233,11 @@ typedef struct secmail_smime_cert_t secmail_smime_cert_t;
 // A private key (RSA or ECDSA P-256). Made by `secmail_smime_key_from_bytes` or the CA
 // functions; freed (wiped) with `secmail_smime_key_free`. Immutable: may be shared.
 typedef struct secmail_smime_key_t secmail_smime_key_t;
+
+// An SMTP submission session (TLS, logged in if the server had a login). Made by
+// `secmail_smtp_connect`; ended by `secmail_smtp_quit` (polite) or `secmail_smtp_free`.
+// Blocking: use from one thread at a time (it may move between threads).
+typedef struct secmail_smtp_t secmail_smtp_t;
 
 // The security verdict on one message: which parts were encrypted, which signed, by whom.
 // Made by the decrypt/verify functions; freed with `secmail_verdict_free`. Immutable: one
@@ -233,6 +282,15 @@ typedef int32_t (*secmail_read_cb)(void *user,
 typedef int32_t (*secmail_write_cb)(void *user,
                                     const uint8_t *buf,
                                     size_t len);
+
+// A message callback for `secmail_imap_fetch_each`: receives one whole message
+// (`data[0..len]`, byte-exact, valid only during the call) with its UID, and returns 0 to go
+// on or any other value to stop (the call then fails with `SECMAIL_ERR_IO`). Called on the
+// thread of the fetch, only during it.
+typedef int32_t (*secmail_message_cb)(void *user,
+                                      uint32_t uid,
+                                      const uint8_t *data,
+                                      size_t len);
 
 // What became of one signature (`secmail_verdict_signature_status`).
 typedef int32_t secmail_signature_status_t;
@@ -352,6 +410,54 @@ typedef int32_t secmail_signature_status_t;
 
 // Another S/MIME failure (a kind added after this version of the ABI).
 #define SECMAIL_ERR_SMIME_OTHER 599
+
+// No TCP connection could be made (refused, unreachable, unknown host, connect timeout).
+#define SECMAIL_ERR_TRANSPORT_CONNECT 600
+
+// Reading or writing the connection failed.
+#define SECMAIL_ERR_TRANSPORT_IO 601
+
+// The server did not answer (or accept data) within the read/write timeout.
+#define SECMAIL_ERR_TRANSPORT_TIMEOUT 602
+
+// The server closed the connection, possibly in the middle of a reply.
+#define SECMAIL_ERR_TRANSPORT_CLOSED 603
+
+// The TLS handshake or the TLS layer failed (unknown CA, wrong name, bad record…).
+#define SECMAIL_ERR_TRANSPORT_TLS 604
+
+// STARTTLS/STLS was required but the server does not offer it or refused it. Nothing was
+// sent in plaintext beyond the greeting and the capability request.
+#define SECMAIL_ERR_TRANSPORT_TLS_UNAVAILABLE 605
+
+// The server rejected the login.
+#define SECMAIL_ERR_TRANSPORT_AUTH_FAILED 606
+
+// The server offers no authentication mechanism this library can use.
+#define SECMAIL_ERR_TRANSPORT_NO_AUTH_MECHANISM 607
+
+// The server rejected a command (its reply is in the last error message).
+#define SECMAIL_ERR_TRANSPORT_REJECTED 608
+
+// Every recipient of a message was rejected; nothing was sent.
+#define SECMAIL_ERR_TRANSPORT_ALL_RECIPIENTS_REJECTED 609
+
+// REQUIRETLS was requested but the server does not offer it; nothing was sent.
+#define SECMAIL_ERR_TRANSPORT_REQUIRETLS_NOT_OFFERED 610
+
+// The message is larger than the server accepts or than the library's bound.
+#define SECMAIL_ERR_TRANSPORT_MESSAGE_TOO_LARGE 611
+
+// The server sent something that breaks the protocol or a bound (a line, a reply or a
+// message too long).
+#define SECMAIL_ERR_TRANSPORT_PROTOCOL 612
+
+// The configuration is unusable: a bad server URL, a CA file that cannot be read or holds
+// no certificate, an invalid host name.
+#define SECMAIL_ERR_TRANSPORT_CONFIG 613
+
+// Another transport failure (a kind added after this version of the ABI).
+#define SECMAIL_ERR_TRANSPORT_OTHER 699
 
 // A secret key to decrypt with.
 #define SECMAIL_PGP_ROLE_DECRYPT 0
@@ -1153,6 +1259,421 @@ secmail_result_t secmail_output_memory_take(struct secmail_output_t *output,
 // # Safety
 // `output` is NULL or an output made by this library, not used afterwards.
 void secmail_output_free(struct secmail_output_t *output);
+
+// Makes a cancellation token (not set) into `*cancel`; free it with `secmail_cancel_free`.
+//
+// # Safety
+// `cancel` is NULL or writable.
+secmail_result_t secmail_cancel_new(struct secmail_cancel_t **cancel);
+
+// Sets the token: every call given it stops with `SECMAIL_ERR_CANCELLED`. May be called
+// from any thread, any number of times; a token stays set.
+//
+// How quickly a running call notices: the token is checked before the call starts (nothing
+// is attempted, not even the TCP connection), between the protocol steps of one call (after
+// connecting and before logging in; before each message of `secmail_imap_fetch_each`;
+// between the two commands of `secmail_imap_delete` and of `secmail_pop3_list`), and
+// between the chunks of a streamed message
+// (`secmail_smtp_send_stream` reads its input in chunks of 64 KiB,
+// `secmail_pop3_retr_stream` writes each chunk it receives). A call blocked in a network
+// read or write cannot be woken: it notices when that read or write ends — when data
+// arrives, or at the latest when the read/write timeout of its server expires
+// (`secmail_server_set_timeouts`, 60 s by default) — and then returns
+// `SECMAIL_ERR_CANCELLED`. A call that completed before it noticed returns `SECMAIL_OK`
+// (the message was sent). After `SECMAIL_ERR_CANCELLED` the session may be in the middle
+// of a command: only quit or free it.
+//
+// # Safety
+// `cancel` is NULL or a live token.
+secmail_result_t secmail_cancel_cancel(const struct secmail_cancel_t *cancel);
+
+// Whether the token was set, into `*cancelled` (false on failure).
+//
+// # Safety
+// `cancel` is NULL or a live token; `cancelled` is NULL or writable.
+secmail_result_t secmail_cancel_is_cancelled(const struct secmail_cancel_t *cancel,
+                                             bool *cancelled);
+
+// Frees a token. NULL is allowed. No call that was given it may still be running.
+//
+// # Safety
+// `cancel` is NULL or a token made by this library, not used afterwards.
+void secmail_cancel_free(struct secmail_cancel_t *cancel);
+
+// Describes a server by host (a name checked against its certificate, or an IP address),
+// `port` and `security` (`SECMAIL_SECURITY_IMPLICIT` or `SECMAIL_SECURITY_STARTTLS`). It
+// trusts the Mozilla root programme until `secmail_server_set_ca_file` says otherwise. The
+// handle goes to `*server`; free it with `secmail_server_free`.
+//
+// # Safety
+// `host` is NULL or a NUL-terminated string; `server` is NULL or writable.
+secmail_result_t secmail_server_new(const char *host,
+                                    uint16_t port,
+                                    uint32_t security,
+                                    struct secmail_server_t **server);
+
+// Describes a server by URL: `smtps://host[:port]`, `smtp://…` (STARTTLS required),
+// `imaps://`, `imap://`, `pop3s://`, `pop3://`; the default ports are 465, 587, 993, 143,
+// 995, 110; IPv6 literals go in brackets; no user, path or query. A server made from a URL
+// connects only with its own protocol (`SECMAIL_ERR_INVALID_ARGUMENT` otherwise).
+// `SECMAIL_ERR_TRANSPORT_CONFIG` for a URL that is not one of these.
+//
+// # Safety
+// `url` is NULL or a NUL-terminated string; `server` is NULL or writable.
+secmail_result_t secmail_server_from_url(const char *url,
+                                         struct secmail_server_t **server);
+
+// Trusts only the certificate authorities in the PEM file at `path` (a private CA) instead
+// of the Mozilla roots. The file is read now: `SECMAIL_ERR_TRANSPORT_CONFIG` when it cannot
+// be read or holds no usable certificate.
+//
+// # Safety
+// `server` is NULL or a live server not used by another thread; `path` is NULL or a
+// NUL-terminated string.
+secmail_result_t secmail_server_set_ca_file(struct secmail_server_t *server,
+                                            const char *path);
+
+// Trusts only the certificate authorities in `pem[0..len]` (PEM text), for apps that hold
+// their CA in memory. `SECMAIL_ERR_TRANSPORT_CONFIG` when it holds no usable certificate.
+//
+// # Safety
+// `server` is NULL or a live server not used by another thread; `pem` is NULL or `len`
+// readable bytes.
+secmail_result_t secmail_server_set_ca_pem(struct secmail_server_t *server,
+                                           const uint8_t *pem,
+                                           size_t len);
+
+// Sets the time allowed to make the TCP connection and for each network read or write, in
+// milliseconds (defaults: 10 000 and 60 000). Neither may be 0. The read/write timeout also
+// bounds how long a cancelled call may stay blocked (see `secmail_cancel_cancel`).
+//
+// # Safety
+// `server` is NULL or a live server not used by another thread.
+secmail_result_t secmail_server_set_timeouts(struct secmail_server_t *server,
+                                             uint32_t connect_timeout_ms,
+                                             uint32_t io_timeout_ms);
+
+// Sets the login used right after connecting (AUTH PLAIN or LOGIN; IMAP AUTHENTICATE PLAIN
+// or LOGIN; POP3 AUTH PLAIN or USER/PASS), always over TLS. Without a login a session is
+// connected but not authenticated (a submission server will then refuse to send). The
+// password is kept in memory that is wiped when the server is freed.
+//
+// # Safety
+// `server` is NULL or a live server not used by another thread; `user` and `password` are
+// NULL or NUL-terminated strings.
+secmail_result_t secmail_server_set_login(struct secmail_server_t *server,
+                                          const char *user,
+                                          const char *password);
+
+// Frees a server (its password is wiped). NULL is allowed.
+//
+// # Safety
+// `server` is NULL or a server made by this library, not used afterwards.
+void secmail_server_free(struct secmail_server_t *server);
+
+// Connects to an SMTP submission server (TLS as the server says; STARTTLS is required,
+// never skipped) and logs in if the server has a login. Blocking. The session goes to
+// `*smtp`.
+//
+// Errors: `SECMAIL_ERR_TRANSPORT_CONNECT` (refused, unreachable, unknown host),
+// `_TIMEOUT`, `_TLS` (unknown CA, wrong name), `_TLS_UNAVAILABLE` (no STARTTLS),
+// `_AUTH_FAILED`, `SECMAIL_ERR_CANCELLED`; `SECMAIL_ERR_INVALID_ARGUMENT` for a server
+// made from a non-SMTP URL.
+//
+// # Safety
+// `server` is NULL or a live server; `cancel` is NULL or a live token; `smtp` is NULL or
+// writable.
+secmail_result_t secmail_smtp_connect(const struct secmail_server_t *server,
+                                      const struct secmail_cancel_t *cancel,
+                                      struct secmail_smtp_t **smtp);
+
+// Sends one message (`message[0..len]`, the complete RFC 5322 message) from `from` (the
+// envelope sender; "" for the null sender) to the `to_count` recipients in `to`. `flags`
+// is 0 or `SECMAIL_SMTP_REQUIRETLS`. Blocking; the token is checked before the message
+// starts.
+//
+// On success the server took responsibility for the message for the accepted recipients;
+// `*report` (free with `secmail_send_report_free`) says which were accepted and which
+// rejected. If every recipient is rejected nothing is sent:
+// `SECMAIL_ERR_TRANSPORT_ALL_RECIPIENTS_REJECTED` (the last error message lists them).
+// Other errors: `SECMAIL_ERR_TRANSPORT_REJECTED`, `_MESSAGE_TOO_LARGE`, `_TIMEOUT`,
+// `_CLOSED`, `SECMAIL_ERR_MISUSE` (no recipient, a line break in an address),
+// `SECMAIL_ERR_CANCELLED`.
+//
+// # Safety
+// `smtp` is NULL or a live session not used by another thread; `from` is NULL or a
+// NUL-terminated string; `to` is NULL or `to_count` NUL-terminated strings; `message` is
+// NULL or `len` readable bytes; `cancel` is NULL or a live token; `report` is NULL or
+// writable.
+secmail_result_t secmail_smtp_send(struct secmail_smtp_t *smtp,
+                                   const char *from,
+                                   const char *const *to,
+                                   size_t to_count,
+                                   const uint8_t *message,
+                                   size_t len,
+                                   uint32_t flags,
+                                   const struct secmail_cancel_t *cancel,
+                                   struct secmail_send_report_t **report);
+
+// The streaming form of `secmail_smtp_send`: the message is read from `input` in chunks of
+// 64 KiB while it is sent (memory does not grow with it; line endings become CRLF). The
+// token is also checked before each chunk: a cancelled or failed input ends the session
+// without ending the message, so no truncated message is ever delivered
+// (`SECMAIL_ERR_CANCELLED`, or `SECMAIL_ERR_IO` when the read callback failed).
+//
+// # Safety
+// As `secmail_smtp_send`; `input` is NULL or a live input not used by another thread.
+secmail_result_t secmail_smtp_send_stream(struct secmail_smtp_t *smtp,
+                                          const char *from,
+                                          const char *const *to,
+                                          size_t to_count,
+                                          struct secmail_input_t *input,
+                                          uint32_t flags,
+                                          const struct secmail_cancel_t *cancel,
+                                          struct secmail_send_report_t **report);
+
+// Says QUIT, closes the connection and frees the session, whatever the outcome: `smtp` is
+// invalid after this call (NULL is allowed and does nothing).
+//
+// # Safety
+// `smtp` is NULL or a session made by this library, not used afterwards.
+secmail_result_t secmail_smtp_quit(struct secmail_smtp_t *smtp);
+
+// Closes the connection without QUIT and frees the session. NULL is allowed.
+//
+// # Safety
+// `smtp` is NULL or a session made by this library, not used afterwards.
+void secmail_smtp_free(struct secmail_smtp_t *smtp);
+
+// The number of accepted recipients, into `*count`.
+//
+// # Safety
+// `report` is NULL or a live report; `count` is NULL or writable.
+secmail_result_t secmail_send_report_accepted_count(const struct secmail_send_report_t *report,
+                                                    size_t *count);
+
+// The accepted recipient at `index` (in the order given), into `*address` (free it with
+// `secmail_string_free`). `SECMAIL_ERR_INVALID_ARGUMENT` past the end.
+//
+// # Safety
+// `report` is NULL or a live report; `address` is NULL or writable.
+secmail_result_t secmail_send_report_accepted(const struct secmail_send_report_t *report,
+                                              size_t index,
+                                              char **address);
+
+// The number of rejected recipients, into `*count`.
+//
+// # Safety
+// `report` is NULL or a live report; `count` is NULL or writable.
+secmail_result_t secmail_send_report_rejected_count(const struct secmail_send_report_t *report,
+                                                    size_t *count);
+
+// The rejected recipient at `index`: its address into `*address`, the server's reply code
+// (e.g. 550) into `*code` and its text into `*reply` (free both strings with
+// `secmail_string_free`). `code` and `reply` may be NULL if not wanted.
+//
+// # Safety
+// `report` is NULL or a live report; `address` is NULL or writable; `code` and `reply` are
+// NULL or writable.
+secmail_result_t secmail_send_report_rejected(const struct secmail_send_report_t *report,
+                                              size_t index,
+                                              char **address,
+                                              uint32_t *code,
+                                              char **reply);
+
+// The server's final reply to the message (the queue id is often in its text): the code
+// (250) into `*code` and the text into `*text` (free it with `secmail_string_free`);
+// `text` may be NULL if not wanted.
+//
+// # Safety
+// `report` is NULL or a live report; `code` is NULL or writable; `text` is NULL or
+// writable.
+secmail_result_t secmail_send_report_reply(const struct secmail_send_report_t *report,
+                                           uint32_t *code,
+                                           char **text);
+
+// Frees a send report. NULL is allowed.
+//
+// # Safety
+// `report` is NULL or a report made by this library, not used afterwards.
+void secmail_send_report_free(struct secmail_send_report_t *report);
+
+// Connects to an IMAP server (TLS as the server says; STARTTLS is required) and logs in if
+// the server has a login. Blocking. The session goes to `*imap`. Errors as
+// `secmail_smtp_connect`.
+//
+// # Safety
+// `server` is NULL or a live server; `cancel` is NULL or a live token; `imap` is NULL or
+// writable.
+secmail_result_t secmail_imap_connect(const struct secmail_server_t *server,
+                                      const struct secmail_cancel_t *cancel,
+                                      struct secmail_imap_t **imap);
+
+// The names of every mailbox (LIST "" "*"), as a JSON array of strings into `*json` (free
+// it with `secmail_string_free`). Blocking.
+//
+// # Safety
+// `imap` is NULL or a live session not used by another thread; `cancel` is NULL or a live
+// token; `json` is NULL or writable.
+secmail_result_t secmail_imap_list(struct secmail_imap_t *imap,
+                                   const struct secmail_cancel_t *cancel,
+                                   char **json);
+
+// Selects `mailbox` (e.g. `"INBOX"`) read-write; the number of messages in it goes to
+// `*exists` unless `exists` is NULL. Fetch and delete work on the selected mailbox.
+//
+// # Safety
+// `imap` is NULL or a live session not used by another thread; `mailbox` is NULL or a
+// NUL-terminated string; `cancel` is NULL or a live token; `exists` is NULL or writable.
+secmail_result_t secmail_imap_select(struct secmail_imap_t *imap,
+                                     const char *mailbox,
+                                     const struct secmail_cancel_t *cancel,
+                                     uint32_t *exists);
+
+// The UIDs of every message in the selected mailbox (UID SEARCH ALL): `*count` of them in
+// the array `*uids`, which the library owns: free it with `secmail_uids_free(uids, count)`.
+// An empty mailbox gives `{NULL, 0}`.
+//
+// # Safety
+// `imap` is NULL or a live session not used by another thread; `cancel` is NULL or a live
+// token; `uids` and `count` are NULL or writable.
+secmail_result_t secmail_imap_uids(struct secmail_imap_t *imap,
+                                   const struct secmail_cancel_t *cancel,
+                                   uint32_t **uids,
+                                   size_t *count);
+
+// Frees an array of UIDs from `secmail_imap_uids` (`count` is the count it gave). NULL is
+// allowed.
+//
+// # Safety
+// `uids` is NULL or an array from `secmail_imap_uids` with exactly `count` elements, not
+// freed before.
+void secmail_uids_free(uint32_t *uids,
+                       size_t count);
+
+// Fetches the message with `uid` from the selected mailbox (BODY.PEEK[]: the `\Seen` flag
+// is not set), byte-exact, into `*message` (free it with `secmail_buffer_free`).
+// `SECMAIL_ERR_NOT_FOUND` if no message has this UID; `SECMAIL_ERR_TRANSPORT_PROTOCOL` for
+// a message larger than 64 MiB.
+//
+// # Safety
+// `imap` is NULL or a live session not used by another thread; `cancel` is NULL or a live
+// token; `message` is NULL or writable.
+secmail_result_t secmail_imap_fetch(struct secmail_imap_t *imap,
+                                    uint32_t uid,
+                                    const struct secmail_cancel_t *cancel,
+                                    struct secmail_buffer_t *message);
+
+// Fetches several messages of the selected mailbox one after the other and hands each to
+// `callback` with `user`: the `count` UIDs in `uids`, or every message (UID SEARCH ALL) when
+// `uids` is NULL and `count` is 0. A UID with no message is skipped. The token is checked
+// before each message, so a cancelled call stops after the message being fetched; the
+// messages handed over before remain the caller's.
+//
+// # Safety
+// `imap` is NULL or a live session not used by another thread; `uids` is NULL or `count`
+// readable UIDs; `callback` and `user` are usable on this thread during the call; `cancel`
+// is NULL or a live token.
+secmail_result_t secmail_imap_fetch_each(struct secmail_imap_t *imap,
+                                         const uint32_t *uids,
+                                         size_t count,
+                                         const struct secmail_cancel_t *cancel,
+                                         secmail_message_cb callback,
+                                         void *user);
+
+// Deletes the message with `uid` from the selected mailbox: flags it `\Deleted`, then
+// UID EXPUNGE (RFC 4315; `SECMAIL_ERR_MISUSE` if the server lacks UIDPLUS), so no other
+// message flagged `\Deleted` is removed.
+//
+// # Safety
+// `imap` is NULL or a live session not used by another thread; `cancel` is NULL or a live
+// token.
+secmail_result_t secmail_imap_delete(struct secmail_imap_t *imap,
+                                     uint32_t uid,
+                                     const struct secmail_cancel_t *cancel);
+
+// Says LOGOUT, closes the connection and frees the session whatever the outcome: `imap`
+// is invalid after this call (NULL is allowed and does nothing).
+//
+// # Safety
+// `imap` is NULL or a session made by this library, not used afterwards.
+secmail_result_t secmail_imap_logout(struct secmail_imap_t *imap);
+
+// Closes the connection without LOGOUT and frees the session. NULL is allowed.
+//
+// # Safety
+// `imap` is NULL or a session made by this library, not used afterwards.
+void secmail_imap_free(struct secmail_imap_t *imap);
+
+// Connects to a POP3 server (TLS as the server says; STLS is required) and logs in if the
+// server has a login. Blocking. The session goes to `*pop3`. Errors as
+// `secmail_smtp_connect`.
+//
+// # Safety
+// `server` is NULL or a live server; `cancel` is NULL or a live token; `pop3` is NULL or
+// writable.
+secmail_result_t secmail_pop3_connect(const struct secmail_server_t *server,
+                                      const struct secmail_cancel_t *cancel,
+                                      struct secmail_pop3_t **pop3);
+
+// The maildrop as a JSON array, one object per message: `{"n": 1, "uid": "…", "size":
+// 1234}` (`n` is the message number for retr and dele in this session, `uid` its UIDL id,
+// stable across sessions). Into `*json`; free it with `secmail_string_free`.
+//
+// # Safety
+// `pop3` is NULL or a live session not used by another thread; `cancel` is NULL or a live
+// token; `json` is NULL or writable.
+secmail_result_t secmail_pop3_list(struct secmail_pop3_t *pop3,
+                                   const struct secmail_cancel_t *cancel,
+                                   char **json);
+
+// Retrieves message number `n` (RETR), byte-exact, into `*message` (free it with
+// `secmail_buffer_free`). Bounded by 64 MiB (`SECMAIL_ERR_TRANSPORT_PROTOCOL` past it).
+//
+// # Safety
+// `pop3` is NULL or a live session not used by another thread; `cancel` is NULL or a live
+// token; `message` is NULL or writable.
+secmail_result_t secmail_pop3_retr(struct secmail_pop3_t *pop3,
+                                   uint32_t n,
+                                   const struct secmail_cancel_t *cancel,
+                                   struct secmail_buffer_t *message);
+
+// The streaming form of `secmail_pop3_retr`: the message is written to `output` as it
+// arrives, and the token is checked before each chunk. On failure a memory output is wiped;
+// a callback output has received part of the message, which the caller must discard.
+//
+// # Safety
+// `pop3` is NULL or a live session not used by another thread; `cancel` is NULL or a live
+// token; `output` is NULL or a live output not used by another thread.
+secmail_result_t secmail_pop3_retr_stream(struct secmail_pop3_t *pop3,
+                                          uint32_t n,
+                                          const struct secmail_cancel_t *cancel,
+                                          struct secmail_output_t *output);
+
+// Marks message number `n` for deletion (DELE). The deletion happens only when
+// `secmail_pop3_quit` succeeds.
+//
+// # Safety
+// `pop3` is NULL or a live session not used by another thread; `cancel` is NULL or a live
+// token.
+secmail_result_t secmail_pop3_dele(struct secmail_pop3_t *pop3,
+                                   uint32_t n,
+                                   const struct secmail_cancel_t *cancel);
+
+// Says QUIT (which commits the deletions: they happen only if this returns `SECMAIL_OK`),
+// closes the connection and frees the session whatever the outcome: `pop3` is invalid after
+// this call (NULL is allowed and does nothing).
+//
+// # Safety
+// `pop3` is NULL or a session made by this library, not used afterwards.
+secmail_result_t secmail_pop3_quit(struct secmail_pop3_t *pop3);
+
+// Closes the connection without QUIT (deletions are not committed) and frees the session.
+// NULL is allowed.
+//
+// # Safety
+// `pop3` is NULL or a session made by this library, not used afterwards.
+void secmail_pop3_free(struct secmail_pop3_t *pop3);
 
 // Frees a verdict. NULL is allowed.
 //

@@ -109,6 +109,41 @@ pub const SECMAIL_ERR_SMIME_OTHER: secmail_result_t = 599;
 // --- 6xx: transport (SMTP, IMAP, POP3) and 7xx: the encrypted store are reserved for those
 // layers' entry points.
 
+// --- 6xx: transport (secmail-transport: SMTP, IMAP, POP3).
+/// No TCP connection could be made (refused, unreachable, unknown host, connect timeout).
+pub const SECMAIL_ERR_TRANSPORT_CONNECT: secmail_result_t = 600;
+/// Reading or writing the connection failed.
+pub const SECMAIL_ERR_TRANSPORT_IO: secmail_result_t = 601;
+/// The server did not answer (or accept data) within the read/write timeout.
+pub const SECMAIL_ERR_TRANSPORT_TIMEOUT: secmail_result_t = 602;
+/// The server closed the connection, possibly in the middle of a reply.
+pub const SECMAIL_ERR_TRANSPORT_CLOSED: secmail_result_t = 603;
+/// The TLS handshake or the TLS layer failed (unknown CA, wrong name, bad record…).
+pub const SECMAIL_ERR_TRANSPORT_TLS: secmail_result_t = 604;
+/// STARTTLS/STLS was required but the server does not offer it or refused it. Nothing was
+/// sent in plaintext beyond the greeting and the capability request.
+pub const SECMAIL_ERR_TRANSPORT_TLS_UNAVAILABLE: secmail_result_t = 605;
+/// The server rejected the login.
+pub const SECMAIL_ERR_TRANSPORT_AUTH_FAILED: secmail_result_t = 606;
+/// The server offers no authentication mechanism this library can use.
+pub const SECMAIL_ERR_TRANSPORT_NO_AUTH_MECHANISM: secmail_result_t = 607;
+/// The server rejected a command (its reply is in the last error message).
+pub const SECMAIL_ERR_TRANSPORT_REJECTED: secmail_result_t = 608;
+/// Every recipient of a message was rejected; nothing was sent.
+pub const SECMAIL_ERR_TRANSPORT_ALL_RECIPIENTS_REJECTED: secmail_result_t = 609;
+/// REQUIRETLS was requested but the server does not offer it; nothing was sent.
+pub const SECMAIL_ERR_TRANSPORT_REQUIRETLS_NOT_OFFERED: secmail_result_t = 610;
+/// The message is larger than the server accepts or than the library's bound.
+pub const SECMAIL_ERR_TRANSPORT_MESSAGE_TOO_LARGE: secmail_result_t = 611;
+/// The server sent something that breaks the protocol or a bound (a line, a reply or a
+/// message too long).
+pub const SECMAIL_ERR_TRANSPORT_PROTOCOL: secmail_result_t = 612;
+/// The configuration is unusable: a bad server URL, a CA file that cannot be read or holds
+/// no certificate, an invalid host name.
+pub const SECMAIL_ERR_TRANSPORT_CONFIG: secmail_result_t = 613;
+/// Another transport failure (a kind added after this version of the ABI).
+pub const SECMAIL_ERR_TRANSPORT_OTHER: secmail_result_t = 699;
+
 /// The name of a result code (`"SECMAIL_ERR_PGP_CANNOT_DECRYPT"`), or `"SECMAIL_ERR_UNKNOWN"`
 /// for a code this version does not know. Never NULL; the string is static: do not free it.
 #[unsafe(no_mangle)]
@@ -150,6 +185,25 @@ pub extern "C" fn secmail_result_str(code: secmail_result_t) -> *const c_char {
         SECMAIL_ERR_SMIME_USAGE_NOT_ALLOWED => b"SECMAIL_ERR_SMIME_USAGE_NOT_ALLOWED\0",
         SECMAIL_ERR_SMIME_RANDOM => b"SECMAIL_ERR_SMIME_RANDOM\0",
         SECMAIL_ERR_SMIME_OTHER => b"SECMAIL_ERR_SMIME_OTHER\0",
+        SECMAIL_ERR_TRANSPORT_CONNECT => b"SECMAIL_ERR_TRANSPORT_CONNECT\0",
+        SECMAIL_ERR_TRANSPORT_IO => b"SECMAIL_ERR_TRANSPORT_IO\0",
+        SECMAIL_ERR_TRANSPORT_TIMEOUT => b"SECMAIL_ERR_TRANSPORT_TIMEOUT\0",
+        SECMAIL_ERR_TRANSPORT_CLOSED => b"SECMAIL_ERR_TRANSPORT_CLOSED\0",
+        SECMAIL_ERR_TRANSPORT_TLS => b"SECMAIL_ERR_TRANSPORT_TLS\0",
+        SECMAIL_ERR_TRANSPORT_TLS_UNAVAILABLE => b"SECMAIL_ERR_TRANSPORT_TLS_UNAVAILABLE\0",
+        SECMAIL_ERR_TRANSPORT_AUTH_FAILED => b"SECMAIL_ERR_TRANSPORT_AUTH_FAILED\0",
+        SECMAIL_ERR_TRANSPORT_NO_AUTH_MECHANISM => b"SECMAIL_ERR_TRANSPORT_NO_AUTH_MECHANISM\0",
+        SECMAIL_ERR_TRANSPORT_REJECTED => b"SECMAIL_ERR_TRANSPORT_REJECTED\0",
+        SECMAIL_ERR_TRANSPORT_ALL_RECIPIENTS_REJECTED => {
+            b"SECMAIL_ERR_TRANSPORT_ALL_RECIPIENTS_REJECTED\0"
+        }
+        SECMAIL_ERR_TRANSPORT_REQUIRETLS_NOT_OFFERED => {
+            b"SECMAIL_ERR_TRANSPORT_REQUIRETLS_NOT_OFFERED\0"
+        }
+        SECMAIL_ERR_TRANSPORT_MESSAGE_TOO_LARGE => b"SECMAIL_ERR_TRANSPORT_MESSAGE_TOO_LARGE\0",
+        SECMAIL_ERR_TRANSPORT_PROTOCOL => b"SECMAIL_ERR_TRANSPORT_PROTOCOL\0",
+        SECMAIL_ERR_TRANSPORT_CONFIG => b"SECMAIL_ERR_TRANSPORT_CONFIG\0",
+        SECMAIL_ERR_TRANSPORT_OTHER => b"SECMAIL_ERR_TRANSPORT_OTHER\0",
         _ => b"SECMAIL_ERR_UNKNOWN\0",
     };
     s.as_ptr().cast()

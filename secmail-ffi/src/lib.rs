@@ -12,6 +12,7 @@ pub mod error;
 pub mod pgp;
 pub mod smime;
 pub mod stream;
+pub mod transport;
 pub mod verdict;
 
 pub use buffer::*;
@@ -20,6 +21,7 @@ pub use error::*;
 pub use pgp::*;
 pub use smime::*;
 pub use stream::*;
+pub use transport::*;
 pub use verdict::*;
 
 #[cfg(test)]
@@ -37,6 +39,12 @@ mod tests {
         shareable::<crate::secmail_smime_cert_t>();
         shareable::<crate::secmail_smime_key_t>();
         shareable::<crate::secmail_smime_ca_t>();
+        shareable::<crate::secmail_server_t>();
+        shareable::<crate::secmail_send_report_t>();
+        shareable::<crate::secmail_cancel_t>();
+        movable::<crate::secmail_smtp_t>();
+        movable::<crate::secmail_imap_t>();
+        movable::<crate::secmail_pop3_t>();
         movable::<crate::secmail_certstore_t>();
         movable::<crate::secmail_pgp_decrypt_options_t>();
         movable::<crate::secmail_input_t>();

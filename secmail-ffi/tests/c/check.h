@@ -76,5 +76,6 @@ void test_verdict(void);
 void test_pgp(void);
 void test_smime(void);
 void test_threads(void);
+void test_transport(void);
 
 #endif

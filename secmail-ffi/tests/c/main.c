@@ -13,6 +13,7 @@ int main(void) {
     RUN(test_pgp);
     RUN(test_smime);
     RUN(test_threads);
+    RUN(test_transport);
     printf("%d checks, %d failed\n", check_count, check_failures);
     return check_failures == 0 ? 0 : 1;
 }

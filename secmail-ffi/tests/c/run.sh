@@ -41,9 +41,16 @@ cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$ffi/include" -c "$out/hdr.c" -o 
 c++ -std=c++17 -Wall -Wextra -Werror -pedantic -I"$ffi/include" -c "$out/hdr.cpp" -o "$out/hdrpp.o"
 
 step "build the C test suite"
-cc -std=c99 -Wall -Wextra -Werror -pedantic -g -O0 -I"$ffi/include" \
+cc -std=c99 -Wall -Wextra -Werror -pedantic -g -O0 -pthread -I"$ffi/include" \
   "$ffi"/tests/c/*.c -o "$out/secmail-c-tests" \
   -L"$lib" -lsecmail_ffi -Wl,-rpath,"$lib" -pthread
+
+# The transport tests send and fetch through the Postfix + Dovecot stack of
+# scripts/mailstack.sh, found as the Rust transport tests find it (started if it is down).
+export SECMAIL_MAILSTACK_DIR=${SECMAIL_MAILSTACK_DIR:-/tmp/secmail-mailstack}
+"$root/scripts/mailstack.sh" status "$SECMAIL_MAILSTACK_DIR" >/dev/null 2>&1 \
+  || "$root/scripts/mailstack.sh" up "$SECMAIL_MAILSTACK_DIR" >/dev/null \
+  || die "the mail stack could not be started in $SECMAIL_MAILSTACK_DIR"
 
 step "run it under valgrind"
 # --errors-for-leak-kinds=definite: the Rust runtime's and OpenSSL's process-wide caches are
