@@ -854,11 +854,22 @@ mod fast {
         if pkesks.is_empty() && skesks.is_empty() {
             return Ok(None);
         }
-        let mut first = [0u8; PREFIX];
-        match read_full(&mut pp, &mut first) {
-            Ok(PREFIX) => {}
-            _ => return Ok(None),
+        // No SEIPDv1 body is shorter than its prefix and MDC. Refusing that here also keeps
+        // such packets away from sequoia's parser, which panics on them (fuzz/known-crashes)
+        // when they are replayed (non-AES ciphers).
+        let mut head = [0u8; PREFIX + MDC_LEN];
+        match read_full(&mut pp, &mut head) {
+            Ok(n) if n == head.len() => {}
+            Ok(_) => {
+                return Err(Error::malformed(
+                    "message",
+                    "encrypted packet shorter than its prefix and MDC",
+                ));
+            }
+            Err(_) => return Ok(None),
         }
+        let mut first = [0u8; PREFIX];
+        first.copy_from_slice(&head[..PREFIX]);
 
         // The session key, chosen exactly as on sequoia's path (the quick-check bytes pick
         // among candidates; they are never an error of their own).
@@ -910,8 +921,8 @@ mod fast {
         let mut dec = CfbDecryptor::new(size, &sk)?;
         // buf[..BLOCK]: the previous ciphertext block (the zero IV first); then the data.
         let mut buf = vec![0u8; BLOCK + BUF];
-        buf[BLOCK..BLOCK + PREFIX].copy_from_slice(&first);
-        let mut filled = PREFIX;
+        buf[BLOCK..BLOCK + head.len()].copy_from_slice(&head);
+        let mut filled = head.len();
         loop {
             let n = read_full(&mut pp, &mut buf[BLOCK + filled..]).map_err(fail)?;
             filled += n;
