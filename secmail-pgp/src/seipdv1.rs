@@ -17,7 +17,8 @@
 //!   `SKESK4::with_password`) and the inner packet stream (its `Signer` and `LiteralWriter`
 //!   write into [`Writer`]); [`Writer`] hashes that stream with OpenSSL SHA-1, encrypts it with
 //!   OpenSSL AES-CFB and frames it as a SEIP packet with partial body lengths; `finish` appends
-//!   the MDC packet. SEIPDv2 stays entirely with sequoia (it is fast there already).
+//!   the MDC packet. CFB encryption is serial, so past 256 KiB the SHA-1 runs on a second thread
+//!   (`Hasher`: a bounded channel of recycled 256 KiB batches, joined at `finish`). SEIPDv2 stays entirely with sequoia (it is fast there already).
 //! - **Decryption** (`decrypt.rs`): sequoia parses the armor, the ESK packets and the SEIP header,
 //!   and recovers the session key through the same helper as the sequoia path. The SEIP body is
 //!   decrypted by [`CfbDecryptor`] and hashed by [`Mdc`]; the plaintext goes to the spool, the
@@ -35,6 +36,8 @@
 
 use std::io::{self, Write};
 use std::sync::OnceLock;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use ossl::cipher::{AesSize, EncAlg, OsslCipher};
 use ossl::digest::{DigestAlg, OsslDigest};
@@ -202,11 +205,102 @@ impl Write for Sink<'_> {
     }
 }
 
+/// How much plaintext is hashed per batch once hashing moved to its own thread.
+const HASH_BATCH: usize = 256 * 1024;
+
+/// The MDC's SHA-1 of what [`Writer`] encrypts. CFB encryption is serial (each block needs the
+/// previous ciphertext), so SHA-1 is the part that can run beside it: from the first full
+/// batch on, batches go to a second thread (bounded channel, buffers recycled). Messages
+/// under one batch are hashed inline and start no thread.
+struct Hasher {
+    pending: Vec<u8>,
+    state: HashState,
+}
+
+enum HashState {
+    Inline(Mdc),
+    Thread {
+        tx: SyncSender<Vec<u8>>,
+        back: Receiver<Vec<u8>>,
+        handle: JoinHandle<io::Result<[u8; 20]>>,
+    },
+    Done,
+}
+
+impl Hasher {
+    fn new() -> io::Result<Self> {
+        Ok(Hasher {
+            pending: Vec::new(),
+            state: HashState::Inline(Mdc::new()?),
+        })
+    }
+
+    fn update(&mut self, data: &[u8]) -> io::Result<()> {
+        self.pending.extend_from_slice(data);
+        if self.pending.len() >= HASH_BATCH {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if matches!(self.state, HashState::Inline(_))
+            && let HashState::Inline(mut mdc) = std::mem::replace(&mut self.state, HashState::Done)
+        {
+            let (tx, rx) = sync_channel::<Vec<u8>>(2);
+            let (give_back, back) = sync_channel::<Vec<u8>>(4);
+            let handle = std::thread::Builder::new()
+                .name("secmail-pgp-mdc".into())
+                .spawn(move || {
+                    for mut buf in rx {
+                        mdc.update(&buf)?;
+                        buf.clear();
+                        let _ = give_back.try_send(buf);
+                    }
+                    mdc.finish()
+                })?;
+            self.state = HashState::Thread { tx, back, handle };
+        }
+        match &self.state {
+            HashState::Thread { tx, back, .. } => {
+                let fresh = back
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(HASH_BATCH + CHUNK));
+                let batch = std::mem::replace(&mut self.pending, fresh);
+                tx.send(batch)
+                    .map_err(|_| io::Error::other("the MDC thread stopped"))
+            }
+            _ => Err(io::Error::other("SEIPDv1 hasher in a bad state")),
+        }
+    }
+
+    fn finish(self) -> io::Result<[u8; 20]> {
+        match self.state {
+            HashState::Inline(mut mdc) => {
+                mdc.update(&self.pending)?;
+                mdc.finish()
+            }
+            HashState::Thread { tx, back, handle } => {
+                if !self.pending.is_empty() {
+                    tx.send(self.pending)
+                        .map_err(|_| io::Error::other("the MDC thread stopped"))?;
+                }
+                drop(tx);
+                drop(back);
+                handle
+                    .join()
+                    .map_err(|_| io::Error::other("the MDC thread panicked"))?
+            }
+            HashState::Done => Err(io::Error::other("SEIPDv1 hasher in a bad state")),
+        }
+    }
+}
+
 /// Writes a SEIPDv1 packet: what is written to it is the inner packet stream.
 pub(crate) struct Writer<'a> {
     sink: Option<Sink<'a>>,
     cipher: OsslCipher,
-    mdc: Option<Mdc>,
+    mdc: Option<Hasher>,
     /// Packet body bytes not yet written (a partial body chunk at most).
     body: Vec<u8>,
 }
@@ -231,7 +325,7 @@ impl<'a> Writer<'a> {
         let mut w = Writer {
             sink: Some(sink),
             cipher,
-            mdc: Some(Mdc::new()?),
+            mdc: Some(Hasher::new()?),
             body,
         };
         let mut prefix = [0u8; PREFIX];
@@ -353,6 +447,27 @@ mod tests {
             }
             assert_eq!(out, pt, "split at {split}");
         }
+    }
+
+    #[test]
+    fn hasher_thread_and_inline_agree() {
+        let data: Vec<u8> = (0..3 * HASH_BATCH as u32 + 1234).map(|i| i as u8).collect();
+        let mut one = Mdc::new().unwrap();
+        one.update(&data).unwrap();
+        let want = one.finish().unwrap();
+        for piece in [1000usize, 8192, HASH_BATCH, data.len()] {
+            let mut h = Hasher::new().unwrap();
+            for c in data.chunks(piece) {
+                h.update(c).unwrap();
+            }
+            assert_eq!(h.finish().unwrap(), want, "pieces of {piece}");
+        }
+        let mut small = Hasher::new().unwrap();
+        small.update(&data[..100]).unwrap();
+        assert!(matches!(small.state, HashState::Inline(_)));
+        let mut one = Mdc::new().unwrap();
+        one.update(&data[..100]).unwrap();
+        assert_eq!(small.finish().unwrap(), one.finish().unwrap());
     }
 
     #[test]
