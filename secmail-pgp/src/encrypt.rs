@@ -15,6 +15,7 @@ use sequoia_openpgp as openpgp;
 
 use openpgp::cert::prelude::*;
 use openpgp::crypto::Password;
+#[cfg(feature = "crypto-openssl")]
 use openpgp::packet::key::PublicParts;
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Recipient, Signer};
 use openpgp::types::HashAlgorithm;
@@ -228,6 +229,7 @@ pub fn encrypt_writer<'a, W: Write + Send + Sync + 'a>(
     Ok(MessageWriter::new(m))
 }
 
+#[cfg(feature = "crypto-openssl")]
 fn supports_seipdv2(ka: &ValidErasedKeyAmalgamation<'_, PublicParts>) -> bool {
     use openpgp::cert::Preferences;
     ka.valid_cert()
