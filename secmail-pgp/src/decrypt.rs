@@ -466,6 +466,27 @@ fn decrypt_stream_unguarded<R: Read + Send + Sync, W: Write>(
     output: W,
     opts: &DecryptOptions,
 ) -> Result<Verdict> {
+    #[cfg(feature = "crypto-openssl")]
+    {
+        // SEIPDv1 through our own bulk path (see `seipdv1`); anything else is replayed to
+        // sequoia's Decryptor below.
+        let tap = Mutex::new(fast::Tap::new(input));
+        let mut output = output;
+        if let Some(v) = fast::decrypt(&tap, &mut output, opts)? {
+            return Ok(v);
+        }
+        let tap = tap.into_inner().map_err(|_| Error::Integrity)?;
+        decrypt_with_sequoia(tap.replay()?, output, opts)
+    }
+    #[cfg(not(feature = "crypto-openssl"))]
+    decrypt_with_sequoia(input, output, opts)
+}
+
+fn decrypt_with_sequoia<R: Read + Send + Sync, W: Write>(
+    input: R,
+    output: W,
+    opts: &DecryptOptions,
+) -> Result<Verdict> {
     let state = Arc::new(Mutex::new(State::default()));
     let pol = MessagePolicy::default();
     let helper = Helper::new(opts, state.clone());
@@ -628,4 +649,377 @@ pub fn verify_detached(
     from: Option<String>,
 ) -> Result<Verdict> {
     verify_detached_stream(data, signature, certs, from)
+}
+
+/// The SEIPDv1 fast path: sequoia parses the ESK packets and the SEIP header and recovers the
+/// session key; `seipdv1` decrypts and checks the MDC; sequoia's `Verifier` then reads the
+/// authenticated inner packets (signatures, structure), and only then is the literal data
+/// released. See `seipdv1` for the design.
+#[cfg(feature = "crypto-openssl")]
+mod fast {
+    use super::*;
+    use crate::seipdv1::{
+        BLOCK, CfbDecryptor, MDC_LEN, Mdc, PREFIX, aes_size, mdc_matches, quick_check,
+    };
+    use openpgp::Packet;
+    use openpgp::packet::SEIP;
+    use openpgp::parse::{Dearmor, PacketParserBuilder, PacketParserResult};
+
+    /// How much input is kept for a replay to sequoia while the ESK packets are read.
+    const MAX_REPLAY: usize = 4 * 1024 * 1024;
+    /// Bulk buffer (a multiple of the AES block size).
+    const BUF: usize = 1024 * 1024;
+    /// What the inner packet stream may add to the literal data (headers, signatures) before
+    /// the plaintext bound applies to the spool itself.
+    const INNER_SLACK: u64 = 1024 * 1024;
+
+    /// The caller's input, recording what is read until the fast path commits, so that a
+    /// message it does not handle can be replayed to sequoia.
+    pub(super) struct Tap<R> {
+        input: R,
+        recording: bool,
+        recorded: Vec<u8>,
+        overflow: bool,
+    }
+
+    impl<R: Read> Tap<R> {
+        pub(super) fn new(input: R) -> Self {
+            Tap {
+                input,
+                recording: true,
+                recorded: Vec::new(),
+                overflow: false,
+            }
+        }
+
+        /// What was read, followed by the rest of the input.
+        pub(super) fn replay(self) -> Result<io::Chain<io::Cursor<Vec<u8>>, R>> {
+            if self.overflow {
+                return Err(Error::malformed(
+                    "message",
+                    "more than 4 MiB of session-key packets",
+                ));
+            }
+            Ok(io::Cursor::new(self.recorded).chain(self.input))
+        }
+    }
+
+    struct TapReader<'t, R>(&'t Mutex<Tap<R>>);
+
+    impl<R: Read> Read for TapReader<'_, R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let mut t = self
+                .0
+                .lock()
+                .map_err(|_| io::Error::other("input lock poisoned"))?;
+            let n = t.input.read(buf)?;
+            if t.recording {
+                if t.recorded.len() + n > MAX_REPLAY {
+                    t.overflow = true;
+                    t.recording = false;
+                    t.recorded = Vec::new();
+                } else {
+                    t.recorded.extend_from_slice(&buf[..n]);
+                }
+            }
+            Ok(n)
+        }
+    }
+
+    fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match r.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Copies `r` to `w` through a large buffer, failing past `limit` bytes.
+    fn drain(r: &mut impl Read, w: &mut impl Write, limit: u64) -> Result<u64> {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total: u64 = 0;
+        loop {
+            let n = read_full(r, &mut buf)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n as u64;
+            if total > limit {
+                return Err(Error::TooLarge { limit });
+            }
+            w.write_all(&buf[..n])?;
+        }
+    }
+
+    /// The plaintext after the prefix goes to the spool, the last [`MDC_LEN`] bytes held
+    /// back; everything but the MDC's 20 digest bytes is hashed.
+    struct Sink<'s> {
+        mdc: Mdc,
+        spool: &'s mut tempfile::SpooledTempFile,
+        held: Vec<u8>,
+        skip: usize,
+        spooled: u64,
+        limit: u64,
+    }
+
+    impl Sink<'_> {
+        fn release(&mut self, data: &[u8]) -> Result<()> {
+            self.mdc.update(data)?;
+            let k = self.skip.min(data.len());
+            self.skip -= k;
+            let data = &data[k..];
+            self.spooled += data.len() as u64;
+            if self.spooled > self.limit {
+                return Err(Error::TooLarge {
+                    limit: self.limit - INNER_SLACK,
+                });
+            }
+            self.spool.write_all(data)?;
+            Ok(())
+        }
+
+        fn push(&mut self, p: &[u8]) -> Result<()> {
+            if p.len() >= MDC_LEN {
+                let held = std::mem::take(&mut self.held);
+                self.release(&held)?;
+                self.release(&p[..p.len() - MDC_LEN])?;
+                self.held.extend_from_slice(&p[p.len() - MDC_LEN..]);
+            } else {
+                self.held.extend_from_slice(p);
+                let extra = self.held.len().saturating_sub(MDC_LEN);
+                let head: Vec<u8> = self.held.drain(..extra).collect();
+                self.release(&head)?;
+            }
+            Ok(())
+        }
+
+        /// Whether the held-back bytes are the MDC packet over everything before them.
+        fn check(mut self) -> Result<bool> {
+            let Ok(tail) = <[u8; MDC_LEN]>::try_from(self.held.as_slice()) else {
+                return Ok(false);
+            };
+            if self.skip > 0 {
+                return Ok(false);
+            }
+            self.mdc.update(&tail[..2])?;
+            let digest = self.mdc.finish()?;
+            Ok(mdc_matches(&tail, &digest))
+        }
+    }
+
+    /// Whether a packet starting with `ctb` is a Literal Data packet (tag 11).
+    fn literal_only(ctb: u8) -> bool {
+        let tag = if ctb & 0x40 != 0 {
+            ctb & 0x3F
+        } else {
+            (ctb >> 2) & 0x0F
+        };
+        tag == 11
+    }
+
+    /// `Ok(None)`: not a message for this path (nothing was released; replay it to sequoia).
+    pub(super) fn decrypt<R: Read + Send, W: Write>(
+        tap: &Mutex<Tap<R>>,
+        output: &mut W,
+        opts: &DecryptOptions,
+    ) -> Result<Option<Verdict>> {
+        let Ok(ppr) = PacketParserBuilder::from_reader(TapReader(tap)).and_then(|b| b.build())
+        else {
+            return Ok(None);
+        };
+        let mut pkesks = Vec::new();
+        let mut skesks = Vec::new();
+        let mut ppr = ppr;
+        let mut pp = loop {
+            let PacketParserResult::Some(pp) = ppr else {
+                return Ok(None);
+            };
+            match &pp.packet {
+                Packet::PKESK(p) => pkesks.push(p.clone()),
+                Packet::SKESK(s) => skesks.push(s.clone()),
+                Packet::Marker(_) => {}
+                Packet::SEIP(SEIP::V1(_)) => break pp,
+                _ => return Ok(None),
+            }
+            ppr = match pp.next() {
+                Ok((_, next)) => next,
+                Err(_) => return Ok(None),
+            };
+        };
+        if pkesks.is_empty() && skesks.is_empty() {
+            return Ok(None);
+        }
+        // No SEIPDv1 body is shorter than its prefix and MDC. Refusing that here also keeps
+        // such packets away from sequoia's parser, which panics on them (fuzz/known-crashes)
+        // when they are replayed (non-AES ciphers).
+        let mut head = [0u8; PREFIX + MDC_LEN];
+        match read_full(&mut pp, &mut head) {
+            Ok(n) if n == head.len() => {}
+            Ok(_) => {
+                return Err(Error::malformed(
+                    "message",
+                    "encrypted packet shorter than its prefix and MDC",
+                ));
+            }
+            Err(_) => return Ok(None),
+        }
+        let mut first = [0u8; PREFIX];
+        first.copy_from_slice(&head[..PREFIX]);
+
+        // The session key, chosen exactly as on sequoia's path (the quick-check bytes pick
+        // among candidates; they are never an error of their own).
+        let state = Arc::new(Mutex::new(State::default()));
+        let mut helper = Helper::new(opts, state.clone());
+        let mut found = None;
+        let mut unsupported = false;
+        let r = helper.decrypt(&pkesks, &skesks, None, &mut |algo, sk| {
+            let Some(algo) = algo else {
+                return false;
+            };
+            let size = match (policy().symmetric_algorithm(algo), aes_size(algo)) {
+                (Ok(()), Some(size)) => size,
+                _ => {
+                    unsupported = true;
+                    return false;
+                }
+            };
+            if algo.key_size().ok() != Some(sk.len()) || !quick_check(size, sk, &first) {
+                return false;
+            }
+            found = Some((size, sk.clone()));
+            true
+        });
+        let Some((size, sk)) = found else {
+            if unsupported {
+                return Ok(None);
+            }
+            let e = r.err().unwrap_or_else(|| anyhow::anyhow!("no session key"));
+            return Err(classify(&lock(&state), "message", e));
+        };
+        drop(helper);
+        {
+            let mut t = tap.lock().map_err(|_| Error::Integrity)?;
+            t.recording = false;
+            t.recorded = Vec::new();
+        }
+
+        let fail = |e: io::Error| classify(&lock(&state), "message", e.into());
+        let mut spool = tempfile::SpooledTempFile::new(opts.spool_in_memory);
+        let mut sink = Sink {
+            mdc: Mdc::new()?,
+            spool: &mut spool,
+            held: Vec::with_capacity(2 * MDC_LEN),
+            skip: PREFIX,
+            spooled: 0,
+            limit: opts.max_plaintext.saturating_add(INNER_SLACK),
+        };
+        let mut dec = CfbDecryptor::new(size, &sk)?;
+        // buf[..BLOCK]: the previous ciphertext block (the zero IV first); then the data.
+        let mut buf = vec![0u8; BLOCK + BUF];
+        buf[BLOCK..BLOCK + head.len()].copy_from_slice(&head);
+        let mut filled = head.len();
+        loop {
+            let n = read_full(&mut pp, &mut buf[BLOCK + filled..]).map_err(fail)?;
+            filled += n;
+            // A full buffer is whole blocks (BUF is a multiple of BLOCK); a short one is the end.
+            dec.decrypt(&mut buf[..BLOCK + filled])?;
+            sink.push(&buf[BLOCK..BLOCK + filled])?;
+            if filled < BUF {
+                break;
+            }
+            filled = 0;
+        }
+        drop(buf);
+        let sink_spooled = sink.spooled;
+        if !sink.check()? {
+            return Err(Error::Integrity);
+        }
+        // Nothing may follow the encrypted packet: the message was ESK packets (and markers)
+        // and this one SEIP packet, which is the grammar of an encrypted message.
+        // (`PacketParserEOF::is_message` does not accept an unprocessed container.)
+        if !matches!(pp.next(), Ok((_, PacketParserResult::EOF(_)))) {
+            return Err(Error::Integrity);
+        }
+        lock(&state).encrypted = true;
+
+        // Pass 1: the authenticated inner packets through sequoia's Verifier (structure,
+        // signatures, decompression bounded), releasing nothing.
+        spool.seek(SeekFrom::Start(0))?;
+        let mut lead = [0u8; 1];
+        if spool.read(&mut lead)? != 1 || lead[0] & 0x80 == 0 {
+            // Not a packet (the Verifier would try to dearmor it; sequoia's Decryptor never
+            // does inside an encrypted packet).
+            return Err(Error::Integrity);
+        }
+        spool.seek(SeekFrom::Start(0))?;
+        let pol = MessagePolicy::default();
+        if literal_only(lead[0]) && sink_spooled <= opts.max_plaintext {
+            // A bare literal packet (what gpg, sq and we write without signing): pass 1 only
+            // checks that it is the one packet; its data cannot exceed what was spooled.
+            let integrity = |_| Error::Integrity;
+            let mut ppr = PacketParserBuilder::from_reader(&mut spool)
+                .and_then(|b| {
+                    b.dearmor(Dearmor::Disabled)
+                        .automatic_hashing(false)
+                        .build()
+                })
+                .map_err(integrity)?;
+            let mut packets = 0;
+            while let PacketParserResult::Some(pp) = ppr {
+                packets += 1;
+                if packets > 1 || !matches!(pp.packet, Packet::Literal(_)) {
+                    return Err(Error::Integrity);
+                }
+                ppr = pp.next().map_err(integrity)?.1;
+            }
+        } else {
+            let helper = Helper::new(opts, state.clone());
+            let fail = |e: anyhow::Error| classify(&lock(&state), "message", e);
+            let mut v = VerifierBuilder::from_reader(&mut spool)
+                .map_err(fail)?
+                .buffer_size(SEQUOIA_BUFFER)
+                .with_policy(&pol, None, helper)
+                .map_err(fail)?;
+            drain(&mut v, &mut io::sink(), opts.max_plaintext).map_err(|e| match e {
+                Error::Io(e) => fail(e.into()),
+                e => e,
+            })?;
+            if !v.message_processed() {
+                return Err(Error::Integrity);
+            }
+        }
+        let verdict = verdict_of(&lock(&state), opts.from.clone());
+        if !opts.signers_satisfied(&verdict) {
+            return Err(Error::NoGoodSignature);
+        }
+
+        // Pass 2: release the literal data of what pass 1 accepted.
+        spool.seek(SeekFrom::Start(0))?;
+        let integrity = |_| Error::Integrity;
+        let mut ppr = PacketParserBuilder::from_reader(&mut spool)
+            .and_then(|b| {
+                b.dearmor(Dearmor::Disabled)
+                    .automatic_hashing(false)
+                    .build()
+            })
+            .map_err(integrity)?;
+        let mut literals = 0;
+        while let PacketParserResult::Some(mut pp) = ppr {
+            if let Packet::Literal(_) = pp.packet {
+                literals += 1;
+                if literals > 1 {
+                    return Err(Error::Integrity);
+                }
+                drain(&mut pp, output, opts.max_plaintext)?;
+            }
+            ppr = pp.recurse().map_err(integrity)?.1;
+        }
+        output.flush()?;
+        Ok(Some(verdict))
+    }
 }

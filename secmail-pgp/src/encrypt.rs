@@ -8,11 +8,15 @@
 //! Password-only messages use SEIPDv1, which `gpg -c` reads. Nothing is compressed.
 
 use std::io::{self, Read, Write};
+#[cfg(feature = "crypto-openssl")]
+use std::sync::{Arc, Mutex};
 
 use sequoia_openpgp as openpgp;
 
 use openpgp::cert::prelude::*;
 use openpgp::crypto::Password;
+#[cfg(feature = "crypto-openssl")]
+use openpgp::packet::key::PublicParts;
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Recipient, Signer};
 use openpgp::types::HashAlgorithm;
 
@@ -100,6 +104,9 @@ impl<'a> EncryptOptions<'a> {
 /// [`MessageWriter::finish`] at the end (dropping it without does not write a complete message).
 pub struct MessageWriter<'a> {
     inner: Message<'a>,
+    /// The SEIPDv1 packet writer under `inner`, finished after it (see `seipdv1`).
+    #[cfg(feature = "crypto-openssl")]
+    seipd: Option<Arc<Mutex<crate::seipdv1::Writer<'a>>>>,
 }
 
 impl std::fmt::Debug for MessageWriter<'_> {
@@ -117,10 +124,25 @@ impl Write for MessageWriter<'_> {
     }
 }
 
-impl MessageWriter<'_> {
+impl<'a> MessageWriter<'a> {
     /// Writes the end of the message (signatures, MDC or final AEAD tag, armor footer).
     pub fn finish(self) -> Result<()> {
-        self.inner.finalize().map_err(into_io)
+        self.inner.finalize().map_err(into_io)?;
+        #[cfg(feature = "crypto-openssl")]
+        if let Some(w) = self.seipd {
+            w.lock()
+                .map_err(|_| Error::Misuse("SEIPDv1 writer poisoned".into()))?
+                .finish()?;
+        }
+        Ok(())
+    }
+
+    fn new(inner: Message<'a>) -> Self {
+        MessageWriter {
+            inner,
+            #[cfg(feature = "crypto-openssl")]
+            seipd: None,
+        }
     }
 }
 
@@ -185,12 +207,17 @@ pub fn encrypt_writer<'a, W: Write + Send + Sync + 'a>(
             "encryption needs at least one recipient or password".into(),
         ));
     }
-    let mut recipients: Vec<Recipient<'a>> = Vec::new();
+    let mut keys = Vec::new();
     for c in &certs {
-        for ka in encryption_keys(c)? {
-            recipients.push(ka.into());
-        }
+        keys.extend(encryption_keys(c)?);
     }
+    // SEIPDv2 when every recipient advertises it (sequoia's rule), else SEIPDv1, which
+    // OpenSSL builds write through our own bulk path (see `seipdv1`).
+    #[cfg(feature = "crypto-openssl")]
+    if keys.is_empty() || !keys.iter().all(supports_seipdv2) {
+        return seipdv1_writer(sink, opts, &certs, &keys);
+    }
+    let recipients: Vec<Recipient<'a>> = keys.into_iter().map(Into::into).collect();
     let m = Message::new(sink);
     let m = armorer(m, opts.encoding, openpgp::armor::Kind::Message)?;
     let m = Encryptor::for_recipients(m, recipients)
@@ -199,7 +226,89 @@ pub fn encrypt_writer<'a, W: Write + Send + Sync + 'a>(
         .map_err(into_io)?;
     let m = signer(m, &opts.signers, &certs)?;
     let m = LiteralWriter::new(m).build().map_err(into_io)?;
-    Ok(MessageWriter { inner: m })
+    Ok(MessageWriter::new(m))
+}
+
+#[cfg(feature = "crypto-openssl")]
+fn supports_seipdv2(ka: &ValidErasedKeyAmalgamation<'_, PublicParts>) -> bool {
+    use openpgp::cert::Preferences;
+    ka.valid_cert()
+        .features()
+        .is_some_and(|f| f.supports_seipdv2())
+}
+
+/// A SEIPDv1 message: sequoia writes the ESK packets and the inner packets (signatures,
+/// literal data), [`crate::seipdv1::Writer`] the encrypted SEIP packet around them.
+#[cfg(feature = "crypto-openssl")]
+fn seipdv1_writer<'a, W: Write + Send + Sync + 'a>(
+    sink: W,
+    opts: &'a EncryptOptions<'a>,
+    certs: &[&'a Cert],
+    keys: &[ValidErasedKeyAmalgamation<'a, PublicParts>],
+) -> Result<MessageWriter<'a>> {
+    use crate::seipdv1::{Sink, Writer};
+    use openpgp::Packet;
+    use openpgp::crypto::SessionKey;
+    use openpgp::packet::{PKESK, SKESK, pkesk::PKESK3, skesk::SKESK4};
+    use openpgp::serialize::Serialize;
+    use openpgp::types::SymmetricAlgorithm;
+
+    let algo = SymmetricAlgorithm::AES256;
+    let sk = SessionKey::new(32).map_err(into_io)?;
+    let sink: Box<dyn Write + Send + Sync + 'a> = Box::new(sink);
+    let mut out = match opts.encoding {
+        Encoding::Binary => Sink::Binary(sink),
+        Encoding::Armored => Sink::Armored(openpgp::armor::Writer::new(
+            sink,
+            openpgp::armor::Kind::Message,
+        )?),
+    };
+    for ka in keys {
+        let pkesk = PKESK3::for_recipient(algo, &sk, ka.key()).map_err(into_io)?;
+        Packet::PKESK(PKESK::from(pkesk))
+            .serialize(&mut out)
+            .map_err(into_io)?;
+    }
+    for pw in &opts.passwords {
+        let skesk =
+            SKESK4::with_password(algo, algo, Default::default(), &sk, pw).map_err(into_io)?;
+        Packet::SKESK(SKESK::from(skesk))
+            .serialize(&mut out)
+            .map_err(into_io)?;
+    }
+    let w = Arc::new(Mutex::new(Writer::new(
+        out,
+        ossl::cipher::AesSize::Aes256,
+        &sk,
+    )?));
+    let m = Message::new(Shared(w.clone()));
+    let m = signer(m, &opts.signers, certs)?;
+    let m = LiteralWriter::new(m).build().map_err(into_io)?;
+    Ok(MessageWriter {
+        inner: m,
+        seipd: Some(w),
+    })
+}
+
+/// sequoia's writer stack owns its sink; this handle lets [`MessageWriter::finish`] finish
+/// the SEIP packet after sequoia finished the packets inside it.
+#[cfg(feature = "crypto-openssl")]
+struct Shared<'a>(Arc<Mutex<crate::seipdv1::Writer<'a>>>);
+
+#[cfg(feature = "crypto-openssl")]
+impl Write for Shared<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("SEIPDv1 writer poisoned"))?
+            .write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("SEIPDv1 writer poisoned"))?
+            .flush()
+    }
 }
 
 /// Encrypts everything from `input` to `output`, streaming.
@@ -264,7 +373,7 @@ pub fn sign_writer<'a, W: Write + Send + Sync + 'a>(
     } else {
         LiteralWriter::new(m).build().map_err(into_io)?
     };
-    Ok(MessageWriter { inner: m })
+    Ok(MessageWriter::new(m))
 }
 
 /// Signs `data` in one call: an inline signed message.

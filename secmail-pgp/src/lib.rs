@@ -12,6 +12,8 @@ pub mod fuzz;
 mod keys;
 mod mime;
 mod policy;
+#[cfg(feature = "crypto-openssl")]
+mod seipdv1;
 
 pub use autocrypt::{
     AutocryptHeader, PreferEncrypt, add_autocrypt_header, add_gossip_headers, autocrypt_value,
