@@ -10,7 +10,8 @@ want=(pkg-config libclang-dev libssl-dev nettle-dev ca-certificates)
 if [[ ${1:-build} == test ]]; then
   # The real peers: gpg, sq and rnp (OpenPGP); openssl and gpgsm (S/MIME). Postfix and
   # Dovecot (transport) are installed by scripts/mailstack.sh, which configures them.
-  want+=(gnupg gpgsm gpgconf sq rnp openssl python3 python3-pip python3-venv)
+  # expect drives sq, which reads passwords only from a terminal.
+  want+=(gnupg gpgsm gpgconf sq rnp openssl expect python3 python3-pip python3-venv)
   # The C side of secmail-ffi: its test suite is compiled with gcc/g++ and run under valgrind.
   want+=(gcc g++ valgrind binutils)
   # Its Kotlin/JVM binding test (JNA + Debian's kotlinc 1.3 on the JDK) and Swift module-map check.
