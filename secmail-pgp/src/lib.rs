@@ -12,6 +12,7 @@ pub mod fuzz;
 mod keys;
 mod mime;
 mod policy;
+mod seal;
 
 pub use autocrypt::{
     AutocryptHeader, PreferEncrypt, add_autocrypt_header, add_gossip_headers, autocrypt_value,
@@ -34,6 +35,7 @@ pub use keys::{
 };
 pub use mime::{decrypt_mail, encrypt_mail, sign_mail, verify_mail};
 pub use policy::{encryption_keys, policy};
+pub use seal::{PgpOpener, PgpSealer};
 
 /// sequoia-openpgp, re-exported for the types this API uses ([`Cert`], [`Password`]…) and for
 /// what it does not wrap.

@@ -12,6 +12,7 @@ mod error;
 mod fuzz;
 mod mime;
 mod oids;
+mod seal;
 mod sign;
 mod validate;
 mod verify;
@@ -27,6 +28,7 @@ pub use error::{Error, Result, Usage, ValidationError};
 pub use mime::{
     ReadMessage, ReadOptions, encrypt_message, read_message, sign_encrypt_message, sign_message,
 };
+pub use seal::{SmimeOpener, SmimeSealer};
 pub use sign::{SignOptions, sign};
 pub use validate::{MAX_CHAIN, Policy, check_end_entity, validate};
 pub use verify::{SignerReport, SignerStatus, Verified, verify};
