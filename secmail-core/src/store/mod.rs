@@ -839,6 +839,9 @@ pub struct VerifyReport {
     pub ok: usize,
     /// Everything else, one line each (which file or id, and what is wrong).
     pub problems: Vec<String>,
+    /// Files in `tmp/`: writes in progress, or left by a crash (never visible as messages;
+    /// compaction removes those older than 36 hours, as Maildir does).
+    pub leftovers: usize,
 }
 
 impl VerifyReport {
@@ -961,9 +964,9 @@ impl Mailbox<'_> {
             for f in fs::read_dir(self.store.dir.join(sub))? {
                 let name = f?.file_name().to_string_lossy().into_owned();
                 if sub == "tmp" {
-                    report
-                        .problems
-                        .push(format!("tmp/{name}: left over from an interrupted write"));
+                    // Being written now, or left by a crash: never visible, removed by
+                    // compaction once old.
+                    report.leftovers += 1;
                 } else if !valid_id(&name) {
                     report
                         .problems
@@ -1068,6 +1071,24 @@ impl Mailbox<'_> {
         Ok(())
     }
 
+    fn clean_tmp(&self) {
+        let Ok(dir) = fs::read_dir(self.store.dir.join("tmp")) else {
+            return;
+        };
+        let cutoff = std::time::Duration::from_secs(36 * 3600);
+        for e in dir.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > cutoff);
+            if old {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+
     /// Folds pending messages into the consolidated index (the lock is held by the caller).
     fn compact(&self) -> Result<Vec<Entry>, StoreError> {
         let lost_index =
@@ -1122,6 +1143,9 @@ impl Mailbox<'_> {
             self.write_index(&entries)?;
             self.settle(&pending)?;
         }
+        // Objects a crashed writer left in tmp/ (never visible); old enough that no writer
+        // can still be at work on them.
+        self.clean_tmp();
         // Records whose message is indexed already (a crash after the move) or gone.
         for id in self.store.ids("rec")? {
             if !self.store.dir.join("new").join(&id).exists() {
