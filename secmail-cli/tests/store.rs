@@ -767,3 +767,143 @@ fn smime_store_and_openssl_opens_one() {
     ));
     assert_eq!(out.as_bytes(), &message(9)[..]);
 }
+
+/// The settings of the real Postfix + Dovecot stack (`scripts/mailstack.sh`), started if needed.
+fn mailstack() -> std::collections::HashMap<String, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/mailstack.sh");
+    let dir =
+        std::env::var("SECMAIL_MAILSTACK_DIR").unwrap_or_else(|_| "/tmp/secmail-mailstack".into());
+    let running = Command::new(&script)
+        .args(["status", &dir])
+        .output()
+        .map(|o| o.status.success());
+    if running.ok() != Some(true) {
+        let out = Command::new(&script)
+            .args(["up", &dir])
+            .output()
+            .expect("run mailstack.sh");
+        assert!(
+            out.status.success(),
+            "the mail stack could not be started (`scripts/mailstack.sh up {dir}`, needs root):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = Command::new(&script)
+        .args(["env", &dir])
+        .output()
+        .expect("mailstack env");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn fetch_seals_each_message_into_the_store_on_arrival() {
+    let env = mailstack();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    pgp_owner(d, "owner");
+    ok(&secmail(
+        &["store", "init", "box", "--pgp-cert", "owner.cert"],
+        d,
+    ));
+    for who in ["ALICE", "BOB"] {
+        fs::write(
+            d.join(format!("{who}.pass")),
+            format!("{}\n", env[&format!("MAILSTACK_{who}_PASSWORD")]),
+        )
+        .unwrap();
+    }
+    let tok = format!(
+        "store-fetch-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let body = format!(
+        "From: Alice <{}>\r\nTo: Bob <{}>\r\nSubject: {tok}\r\nMessage-ID: <{tok}@example.test>\r\n\
+         Date: Sat, 28 Nov 2026 12:00:00 +0000\r\n\r\nZEPPELIN body {tok}\r\n",
+        env["MAILSTACK_ALICE_USER"], env["MAILSTACK_BOB_USER"]
+    );
+    fs::write(d.join("m.eml"), &body).unwrap();
+    let url = |k: &str, scheme: &str| format!("{scheme}://localhost:{}", env[k]);
+    let ca = env["MAILSTACK_CA_FILE"].clone();
+    ok(&secmail(
+        &[
+            "send",
+            "--smtp",
+            &url("MAILSTACK_SMTP_STARTTLS_PORT", "smtp"),
+            "--user",
+            &env["MAILSTACK_ALICE_USER"],
+            "--password-file",
+            "ALICE.pass",
+            "--ca-file",
+            &ca,
+            "--in",
+            "m.eml",
+        ],
+        d,
+    ));
+    // No --delete: the stack is shared with the transport tests, whose mail must stay.
+    let start = std::time::Instant::now();
+    let entry = loop {
+        ok(&secmail(
+            &[
+                "fetch",
+                "--imap",
+                &url("MAILSTACK_IMAPS_PORT", "imaps"),
+                "--user",
+                &env["MAILSTACK_BOB_USER"],
+                "--password-file",
+                "BOB.pass",
+                "--ca-file",
+                &ca,
+                "--store",
+                "box",
+            ],
+            d,
+        ));
+        let list = ok(&secmail(
+            &["store", "list", "box", "--pgp-key", "owner.key", "--json"],
+            d,
+        ));
+        let v: serde_json::Value = serde_json::from_str(&list).unwrap();
+        if let Some(e) = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["subject"] == serde_json::json!(tok))
+        {
+            break e.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the message never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let got = ok(&secmail(
+        &[
+            "store",
+            "get",
+            "box",
+            entry["id"].as_str().unwrap(),
+            "--pgp-key",
+            "owner.key",
+        ],
+        d,
+    ));
+    assert!(got.ends_with(&body), "fetched bytes differ");
+    // Nothing readable on disk, and no .eml written anywhere.
+    no_plaintext(&d.join("box"), &[&tok, "ZEPPELIN"]);
+    assert!(
+        files(d)
+            .iter()
+            .all(|f| f.extension().is_none_or(|e| e != "eml")
+                || f.file_name().is_some_and(|n| n == "m.eml"))
+    );
+}
