@@ -63,20 +63,33 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if testing { 50 } else { 10_000 });
 
+    // STORE_BENCH_ONLY=passphrase|openpgp runs one scheme.
+    let only = std::env::var("STORE_BENCH_ONLY").unwrap_or_default();
     let dir = tempfile::tempdir().unwrap();
+    if only.is_empty() || only == "passphrase" {
+        passphrase(n, dir.path());
+    }
+    if only.is_empty() || only == "openpgp" {
+        openpgp(n, dir.path());
+    }
+}
+
+fn passphrase(n: usize, dir: &std::path::Path) {
     let (sealer, desc) = PassphraseSealer::create(
         &Passphrase::from("bench passphrase"),
         Argon2Params::interactive(),
     )
     .unwrap();
-    let store = Store::init(dir.path().join("pass"), &desc).unwrap();
+    let store = Store::init(dir.join("pass"), &desc).unwrap();
     run("passphrase", n, &store, &sealer, &sealer);
+}
 
+fn openpgp(n: usize, dir: &std::path::Path) {
     let key = generate(&KeyGenOptions::new("Owner <owner@example.net>"))
         .unwrap()
         .key;
     let sealer = PgpSealer::new(key.clone()).unwrap();
     let opener = PgpOpener::new(key);
-    let store = Store::init(dir.path().join("pgp"), &sealer.descriptor().unwrap()).unwrap();
+    let store = Store::init(dir.join("pgp"), &sealer.descriptor().unwrap()).unwrap();
     run("openpgp", n, &store, &sealer, &opener);
 }
