@@ -1056,17 +1056,19 @@ impl Mailbox<'_> {
         if ids.is_empty() {
             return Ok(());
         }
-        for id in ids {
+        let moved = parallel(ids, |id| {
             let from = self.store.dir.join("new").join(id);
-            if from.exists() {
-                fs::rename(&from, self.store.dir.join("cur").join(id))?;
+            match fs::rename(&from, self.store.dir.join("cur").join(id)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
             }
-        }
+        });
+        moved.into_iter().collect::<io::Result<Vec<()>>>()?;
         sync_dir(&self.store.dir.join("cur"))?;
         sync_dir(&self.store.dir.join("new"))?;
-        for id in ids {
+        parallel(ids, |id| {
             let _ = fs::remove_file(self.store.dir.join("rec").join(id));
-        }
+        });
         sync_dir(&self.store.dir.join("rec"))?;
         Ok(())
     }
@@ -1110,30 +1112,37 @@ impl Mailbox<'_> {
         let mut pending = Vec::new();
         let mut new_ids = self.store.ids("new")?;
         new_ids.sort();
+        let mut fresh = Vec::new();
         for id in new_ids {
             if known.contains(&id) {
                 // Indexed by a compaction that crashed before moving it.
                 pending.push(id);
-                continue;
+            } else {
+                fresh.push(id);
             }
-            if entries.len() >= self.store.limits.max_messages {
-                return Err(StoreError::TooLarge {
-                    what: "number of messages",
-                    limit: self.store.limits.max_messages as u64,
-                });
-            }
-            let rec = self.store.dir.join("rec").join(&id);
+        }
+        if entries.len().saturating_add(fresh.len()) > self.store.limits.max_messages {
+            return Err(StoreError::TooLarge {
+                what: "number of messages",
+                limit: self.store.limits.max_messages as u64,
+            });
+        }
+        // Opening a record is mostly waiting for the disk: overlap the waits.
+        let found = parallel(&fresh, |id| {
+            let rec = self.store.dir.join("rec").join(id);
             let from_record = self
                 .store
                 .open_path(self.opener, &rec, 64 * 1024)
                 .ok()
                 .and_then(|p| index::parse_record(&p).ok())
-                .filter(|e| e.id == id);
-            let entry = match from_record {
+                .filter(|e| &e.id == id);
+            match from_record {
                 Some(e) => Some(e),
-                None => self.derive(&self.store.dir.join("new").join(&id), &id).ok(),
-            };
-            if let Some(e) = entry {
+                None => self.derive(&self.store.dir.join("new").join(id), id).ok(),
+            }
+        });
+        for (id, e) in fresh.into_iter().zip(found) {
+            if let Some(e) = e {
                 entries.push(e);
                 pending.push(id);
             }
@@ -1154,6 +1163,31 @@ impl Mailbox<'_> {
         }
         Ok(entries)
     }
+}
+
+/// `f` over `items` on a few threads (the work is mostly waiting for the file system), results
+/// in order.
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    const THREADS: usize = 8;
+    if items.len() < 64 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(THREADS);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                // A panic in `f` is a bug; carry it to the caller as it would without threads.
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
 }
 
 /// The time an id was made (its first component), or 0.
