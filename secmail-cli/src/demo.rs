@@ -43,8 +43,7 @@ pub fn run() -> Result<()> {
     crate::smime::demo_stage(3, &dir.path().join("smime"))?;
     passphrase_stage(4)?;
     crate::transport::demo_stage(5, dir.path())?;
-    println!();
-    println!("Still to come, with its own issue: the encrypted mailbox at rest.");
+    crate::store::demo_stage(6, dir.path())?;
     println!();
     println!("demo finished: every stage checked its outcome");
     Ok(())

@@ -6,6 +6,7 @@ mod mime;
 mod passphrase;
 mod pgp;
 mod smime;
+mod store;
 mod transport;
 
 use std::process::ExitCode;
@@ -35,6 +36,9 @@ enum Group {
     /// S/MIME: an in-house CA, sign, encrypt, decrypt and verify messages.
     #[command(subcommand)]
     Smime(smime::Command),
+    /// The encrypted mailbox at rest: every message sealed to its owner before it touches disk.
+    #[command(subcommand)]
+    Store(store::Command),
     /// Send messages over SMTP submission (TLS required: smtps:// or smtp:// with STARTTLS).
     Send(transport::SendArgs),
     /// Fetch messages over IMAP or POP3 (TLS required), each written byte-exact as `DIR/UID.eml`.
@@ -50,6 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Group::Passphrase(cmd) => passphrase::run(cmd),
         Group::Pgp(cmd) => pgp::run(cmd),
         Group::Smime(cmd) => smime::run(cmd),
+        Group::Store(cmd) => store::run(cmd),
         Group::Send(args) => transport::send(args),
         Group::Fetch(args) => transport::fetch(args),
         Group::Demo => demo::run(),

@@ -70,8 +70,21 @@ pub struct FetchArgs {
     #[arg(long, value_name = "NAME", default_value = "INBOX")]
     mailbox: String,
     /// Where each message is written, byte-exact, as `<uid>.eml`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "store",
+        conflicts_with = "store"
+    )]
+    out_dir: Option<PathBuf>,
+    /// Instead of `.eml` files: seal each message into this encrypted store (`secmail store
+    /// init`) on arrival; nothing readable touches the disk. Needs only the store's public
+    /// half (or its passphrase, with --store-passphrase-file).
     #[arg(long, value_name = "DIR")]
-    out_dir: PathBuf,
+    store: Option<PathBuf>,
+    /// The passphrase file of a passphrase-sealed --store.
+    #[arg(long, value_name = "F", requires = "store")]
+    store_passphrase_file: Option<PathBuf>,
     /// Delete each message on the server once it is safely on disk.
     #[arg(long)]
     delete: bool,
@@ -212,12 +225,54 @@ fn store(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Where fetched messages go: `.eml` files, or sealed into an encrypted store.
+enum Destination {
+    Dir(PathBuf),
+    Store(
+        secmail_core::store::Store,
+        Box<dyn secmail_core::store::Sealer>,
+    ),
+}
+
+impl Destination {
+    fn open(args: &FetchArgs) -> Result<Destination> {
+        if let Some(dir) = &args.store {
+            let store = secmail_core::store::Store::open(dir)
+                .with_context(|| format!("cannot open the store {}", dir.display()))?;
+            let sealer = crate::store::writer(&store, args.store_passphrase_file.as_deref())?;
+            return Ok(Destination::Store(store, sealer));
+        }
+        let Some(dir) = &args.out_dir else {
+            anyhow::bail!("give --out-dir or --store");
+        };
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Destination::Dir(dir.clone()))
+    }
+
+    /// Delivers one message; says where it went.
+    fn deliver(&self, name: &str, bytes: &[u8]) -> Result<String> {
+        match self {
+            Destination::Dir(dir) => Ok(store(dir, name, bytes)?.display().to_string()),
+            Destination::Store(s, sealer) => {
+                let id = s.add(sealer.as_ref(), &mut &bytes[..])?;
+                Ok(format!("sealed into {} as {id}", s.dir().display()))
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Destination::Dir(d) => d.display().to_string(),
+            Destination::Store(s, _) => format!("the sealed store {}", s.dir().display()),
+        }
+    }
+}
+
 /// `secmail fetch`.
 pub fn fetch(args: FetchArgs) -> Result<()> {
     let password = read_password(&args.password_file)?;
     let opts = options(args.ca_file.as_deref())?;
-    std::fs::create_dir_all(&args.out_dir)
-        .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
+    let dest = Destination::open(&args)?;
     let mut count = 0;
     if let Some(url) = &args.imap {
         let endpoint = endpoint(url, Protocol::Imap)?;
@@ -231,12 +286,8 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
             let Some(m) = imap.uid_fetch(uid)? else {
                 continue;
             };
-            let path = store(&args.out_dir, &uid.to_string(), &m.body)?;
-            println!(
-                "fetched UID {uid} ({} bytes) -> {}",
-                m.body.len(),
-                path.display()
-            );
+            let path = dest.deliver(&uid.to_string(), &m.body)?;
+            println!("fetched UID {uid} ({} bytes) -> {path}", m.body.len());
             if args.delete {
                 imap.uid_add_flags(uid, &["\\Deleted"])?;
             }
@@ -262,12 +313,8 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
                 }
                 Err(e) => return Err(e).with_context(|| format!("cannot fetch {uid}")),
             };
-            let path = store(&args.out_dir, &uid, &bytes)?;
-            println!(
-                "fetched {uid} ({} bytes) -> {}",
-                bytes.len(),
-                path.display()
-            );
+            let path = dest.deliver(&uid, &bytes)?;
+            println!("fetched {uid} ({} bytes) -> {path}", bytes.len());
             if args.delete {
                 pop3.dele(n)?;
             }
@@ -276,7 +323,7 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
         // Deletions take effect only with a successful QUIT.
         pop3.quit()?;
     }
-    println!("{count} message(s) fetched into {}", args.out_dir.display());
+    println!("{count} message(s) fetched into {}", dest.describe());
     Ok(())
 }
 

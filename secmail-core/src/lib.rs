@@ -10,6 +10,9 @@ mod verdict;
 #[cfg(feature = "passphrase")]
 pub mod passphrase;
 
+#[cfg(feature = "store")]
+pub mod store;
+
 pub use error::{Error, LimitKind, Result};
 pub use limits::Limits;
 pub use verdict::{

@@ -12,6 +12,7 @@ pub mod fuzz;
 mod keys;
 mod mime;
 mod policy;
+mod seal;
 #[cfg(feature = "crypto-openssl")]
 mod seipdv1;
 
@@ -36,6 +37,7 @@ pub use keys::{
 };
 pub use mime::{decrypt_mail, encrypt_mail, sign_mail, verify_mail};
 pub use policy::{encryption_keys, policy};
+pub use seal::{PgpOpener, PgpSealer};
 
 /// sequoia-openpgp, re-exported for the types this API uses ([`Cert`], [`Password`]…) and for
 /// what it does not wrap.

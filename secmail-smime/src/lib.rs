@@ -13,6 +13,7 @@ mod fuzz;
 mod mime;
 mod oids;
 mod pkcs12;
+mod seal;
 mod sign;
 mod stream;
 mod validate;
@@ -30,6 +31,7 @@ pub use mime::{
     ReadMessage, ReadOptions, encrypt_message, read_message, sign_encrypt_message, sign_message,
 };
 pub use pkcs12::{Pkcs12Bundle, load_pkcs12};
+pub use seal::{SmimeOpener, SmimeSealer};
 pub use sign::{SignOptions, sign};
 pub use stream::envelope::EnvelopeWriter;
 pub use stream::message::{read_message_stream, sign_encrypt_message_stream};

@@ -431,6 +431,19 @@ fn read_header<R: Read>(input: R, limits: Option<&Limits>) -> Result<(Source<R>,
     Ok((source, header))
 }
 
+/// Reads a container's header (binary or armored) and derives its key from `passphrase`,
+/// refusing KDF costs past `limits` first. The key is not checked against the header tag here:
+/// [`Decryptor::with_key`] does that. (For the mailbox store, which derives once per handle.)
+#[cfg(feature = "store")]
+pub(crate) fn key_for(
+    container: &[u8],
+    passphrase: &Passphrase,
+    limits: &Limits,
+) -> Result<PassphraseKey> {
+    let (_, header) = read_header(container, Some(limits))?;
+    PassphraseKey::derive_with_salt(passphrase.expose(), header.kdf, header.kdf_salt)
+}
+
 /// Takes a secmail [`Error`] back out of an [`io::Error`] that a [`Decryptor`] (or
 /// [`Encryptor`]) returned; any other I/O error becomes [`Error::Io`].
 pub fn from_io(e: io::Error) -> Error {
