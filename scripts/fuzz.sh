@@ -55,8 +55,8 @@ run_one() {   # TARGET -> one table line on stdout; non-zero (and the log's end 
   [[ -n $d ]] && opts+=(-dict="$d")
   if cargo +nightly fuzz run --release "${TD[@]}" "$t" "corpus/$t" -- "${opts[@]}" "${EXTRA[@]}" >"$log" 2>&1; then
     local execs rate
-    execs=$(awk -F: '/stat::number_of_executed_units/ { s += $2 } END { print s + 0 }' "$log")
-    rate=$(awk -F: '/stat::average_exec_per_sec/ { s += $2 } END { print s + 0 }' "$log")
+    execs=$(awk '/stat::number_of_executed_units/ { s += $NF } END { print s + 0 }' "$log")
+    rate=$(awk '/stat::average_exec_per_sec/ { s += $NF } END { print s + 0 }' "$log")
     printf '%-24s %12s %8s %10s  %s\n' "$t" "$execs" "$rate" "$(ls "corpus/$t" | wc -l)" ok
   else
     {

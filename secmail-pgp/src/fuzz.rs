@@ -72,6 +72,13 @@ pub fn fuzz_armor(data: &[u8]) {
         return;
     }
     let _ = r.headers();
+    // sequoia's tolerant reader accepts a block with no data (BEGIN then a mangled END), but
+    // refuses the empty block its own writer makes: an upstream asymmetry with no effect on
+    // what secmail reads (found by this target; fuzz/known-crashes/README.md). Round-trip only
+    // what has data.
+    if body.is_empty() {
+        return;
+    }
     let kind = r.kind().unwrap_or(armor::Kind::File);
     let Ok(mut w) = armor::Writer::new(Vec::new(), kind) else {
         return;
@@ -98,6 +105,8 @@ mod tests {
         super::fuzz_cert(super::FUZZ_KEY);
         super::fuzz_cert(b"\x99\x00\x01");
         super::fuzz_armor(super::FUZZ_KEY);
+        // Found by the pgp_armor target: a block with no data (also in its seeds).
+        super::fuzz_armor(b"-----BEGIN PGP SIGNATURE-----\n--END PGP SIGNATURE4----\n");
         super::fuzz_armor(b"-----BEGIN PGP MESSAGE-----\n\nxx\n");
         super::fuzz_mime(b"Content-Type: multipart/encrypted; boundary=b\r\n\r\n--b--\r\n");
         let k = super::key().expect("the fuzz key parses");
