@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 
 t0=$SECONDS
 section() { printf '\n==== %s (%ds)\n' "$1" $((SECONDS - t0)); }
@@ -60,34 +60,15 @@ target/pyvenv/bin/python scripts/passphrase_check.py testdata/passphrase
 section "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --workspace
 
+section "instruction counts (callgrind, release build; fails past +20% of benches/callgrind-baseline.txt)"
+command -v valgrind >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+benches/callgrind.sh
+
 section "fuzz (${FUZZ_SECONDS}s per target)"
-(
-  cd fuzz
-  cargo +nightly fuzz build --release
-  mkdir -p ../target/fuzz-logs
-  for target in $(cargo +nightly fuzz list); do
-    # Targets with a known, recorded crash (fuzz/known-crashes/README.md) are built, not run.
-    case "$target" in pgp_decrypt|pgp_mime)
-      echo "$target: built; not run (known upstream crash, see fuzz/known-crashes/README.md)"
-      continue ;;
-    esac
-    mkdir -p "corpus/$target"
-    # Seed corpora are checked in under fuzz/seeds; the working corpus is not.
-    cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
-    log="../target/fuzz-logs/$target.log"
-    # Leak detection is off: this run looks for panics, crashes and memory errors; libraries
-    # with process-wide caches (OpenSSL, sequoia) make LeakSanitizer's verdict at exit noisy.
-    if cargo +nightly fuzz run --release "$target" "corpus/$target" -- \
-      -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -detect_leaks=0 \
-      -print_final_stats=1 >"$log" 2>&1; then
-      printf '%-20s %s\n' "$target" "$(grep -m1 '^Done' "$log" || echo done)"
-    else
-      echo "fuzz target $target FAILED; its output:" >&2
-      tail -n 80 "$log" >&2
-      ls -l "artifacts/$target" >&2 2>/dev/null || true
-      exit 1
-    fi
-  done
-)
+# Every target is built and run for FUZZ_SECONDS with its seeds and, for the text protocols
+# and MIME, a dictionary. pgp_decrypt and pgp_mime run too: their one recorded upstream panic
+# (fuzz/known-crashes/README.md) is let through to the library's catch_unwind by
+# fuzz/fuzz_targets/known_crashes.rs; any other panic fails the run.
+FUZZ_JOBS=${FUZZ_JOBS:-2} scripts/fuzz.sh all "$FUZZ_SECONDS"
 
 section "all checks passed"

@@ -88,6 +88,36 @@ pub fn fuzz_message(data: &[u8]) {
     }
 }
 
+/// CMS EnvelopedData / AuthEnvelopedData (BER or DER) decrypted with the fixture key alone:
+/// seeds encrypted to the fixture certificate get past the key transport, so the fuzzer works
+/// on the content decryption (CBC padding, GCM tag, lengths). Never a panic.
+#[doc(hidden)]
+pub fn fuzz_decrypt(data: &[u8]) {
+    let Some(f) = fixture() else { return };
+    let _ = crate::decrypt::decrypt(data, &f.cert, &f.key);
+}
+
+/// A certificate chain (PEM or DER; the first certificate is the leaf, the rest are offered as
+/// intermediates) validated against the fixed fixture anchor, for signing and for
+/// encryption. Never a panic.
+#[doc(hidden)]
+pub fn fuzz_chain(data: &[u8]) {
+    let Some(f) = fixture() else { return };
+    let Ok(certs) = load_certificates(data) else {
+        return;
+    };
+    let Some(leaf) = certs.first() else { return };
+    let anchors = std::slice::from_ref(&f.ca);
+    for usage in [crate::Usage::Sign, crate::Usage::Encrypt] {
+        let policy = crate::validate::Policy {
+            usage,
+            email: Some("fuzz@example.org"),
+            times: vec![SystemTime::now()],
+        };
+        let _ = crate::validate::validate(leaf, &certs[1..], anchors, &policy);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -105,6 +135,8 @@ mod tests {
             fuzz_cms(data);
             fuzz_certificate(data);
             fuzz_message(data);
+            fuzz_decrypt(data);
+            fuzz_chain(data);
         }
     }
 }

@@ -40,4 +40,4 @@ pub use verify::{SignerReport, SignerStatus, Verified, verify};
 pub use x509_cert::Certificate;
 
 #[doc(hidden)]
-pub use fuzz::{fuzz_certificate, fuzz_cms, fuzz_message};
+pub use fuzz::{fuzz_certificate, fuzz_chain, fuzz_cms, fuzz_decrypt, fuzz_message};

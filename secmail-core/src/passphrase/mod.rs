@@ -537,6 +537,30 @@ pub fn fuzz_decrypt(data: &[u8]) {
     }
 }
 
+/// The body of the `passphrase_header` fuzz target: the fixed-size header alone (magic,
+/// version, ids, Argon2 costs, chunk size), parsed with and without the reader's limits, and
+/// written back byte for byte when it parses. Not part of the stable API.
+#[doc(hidden)]
+pub fn fuzz_header(data: &[u8]) {
+    let _ = format::check_prefix(data);
+    let Some(b) = data.get(..format::HEADER_LEN) else {
+        return;
+    };
+    let mut h = [0u8; format::HEADER_LEN];
+    h.copy_from_slice(b);
+    let limits = Limits::default();
+    let bounded = format::Header::parse(&h, Some(&limits));
+    if let Ok(header) = format::Header::parse(&h, None) {
+        assert_eq!(header.to_bytes(), h, "header not written back as read");
+        assert!(header.chunk_size() > 0);
+    } else {
+        assert!(
+            bounded.is_err(),
+            "the limits accepted what the format refused"
+        );
+    }
+}
+
 /// One-shot decryption with a key derived beforehand (see [`Decryptor::with_key`]).
 pub fn decrypt_with_key(container: &[u8], key: &PassphraseKey) -> Result<Vec<u8>> {
     let mut dec = Decryptor::with_key(container, key)?;

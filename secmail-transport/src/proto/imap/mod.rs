@@ -185,6 +185,30 @@ fn fuzz_session(data: &[u8], limits: &Limits) {
     }
 }
 
+/// Fuzzing entry point, the round trip imap-codec's own fuzzers check: every response that
+/// decodes is encoded again (imap-codec's encoder), and the encoding frames as one response
+/// and decodes to an equal value. Not API.
+#[doc(hidden)]
+pub fn fuzz_response_roundtrip(data: &[u8]) {
+    use imap_codec::encode::Encoder;
+
+    let limits = Limits::default()
+        .with_max_line(4096)
+        .with_max_reply_lines(64)
+        .with_max_message(1 << 20);
+    let mut buf = data;
+    while let Ok((len, _)) = frame(buf, &limits) {
+        if let Ok(first) = decode_response(&buf[..len]) {
+            let encoded = ResponseCodec::default().encode(&first).dump();
+            let Ok(again) = decode_response(&encoded) else {
+                panic!("imap-codec cannot decode its own encoding: {encoded:?}");
+            };
+            assert_eq!(first, again, "decode(encode(x)) != x");
+        }
+        buf = &buf[len..];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
