@@ -251,8 +251,11 @@ fn reencode(
 }
 
 /// Quoted-printable (RFC 2045 §6.7) for text whose line endings are CRLF, with lines that
-/// begin `From ` written `=46rom ` (RFC 3156 §3). The `quoted_printable` crate encodes; it
-/// leaves `From ` alone, so that one step is done here.
+/// begin `From ` written `=46rom ` (RFC 3156 §3), and lines that begin `-` written `=2D`: a
+/// soft line break can put text such as `--boundary` that sat mid-line at the start of a line,
+/// where it would read as a multipart delimiter (found by the `mime_canonicalize` fuzz target:
+/// canonicalising twice split the part). The `quoted_printable` crate encodes; it does neither,
+/// so those steps are done here.
 pub(crate) fn qp_encode(text: &[u8]) -> Vec<u8> {
     // 73 leaves room for the 2 octets `=46` adds over `F`, within RFC 2045's 76.
     let options = quoted_printable::Options::default()
@@ -269,7 +272,13 @@ pub(crate) fn qp_encode(text: &[u8]) -> Vec<u8> {
                 out.extend_from_slice(b"=46");
                 out.extend_from_slice(rest.as_bytes());
             }
-            _ => out.extend_from_slice(line.as_bytes()),
+            _ => match line.strip_prefix('-') {
+                Some(rest) => {
+                    out.extend_from_slice(b"=2D");
+                    out.extend_from_slice(rest.as_bytes());
+                }
+                None => out.extend_from_slice(line.as_bytes()),
+            },
         }
     }
     out
@@ -312,6 +321,23 @@ mod tests {
     #[test]
     fn crlf_conversion_keeps_existing_crlf() {
         assert_eq!(to_crlf(b"a\nb\r\nc\rd\n"), b"a\r\nb\r\nc\rd\r\n");
+    }
+
+    /// Found by the `mime_canonicalize` fuzz target: a soft line break put `--XX` (mid-line in
+    /// the body) at the start of a line, which the second canonicalisation read as a delimiter.
+    #[test]
+    fn qp_soft_break_never_starts_a_line_with_a_delimiter() {
+        let input = include_bytes!(
+            "../../../testdata/mime/fuzz-regressions/canonicalize-qp-soft-break-boundary.eml"
+        );
+        let limits = Limits::default()
+            .with_max_depth(16)
+            .with_max_parts(256)
+            .with_max_header_line(4096);
+        let once = super::super::canonicalize_with_limits(input, &limits).unwrap();
+        let twice = super::super::canonicalize_with_limits(&once, &limits).unwrap();
+        assert_eq!(once, twice);
+        assert_eq!(qp_encode(b"-- \r\n"), b"=2D-=20\r\n");
     }
 
     #[test]
