@@ -1,0 +1,236 @@
+//! The C ABI's byte-taking OpenPGP entry points, chosen by the first byte (modulo 7): import
+//! a certificate or key (then read, export and re-import it), decrypt (one-shot against
+//! streaming, which must agree byte for byte), verify inline, verify detached, decrypt and
+//! verify PGP/MIME, read an Autocrypt header. The fixed key is the `pgp_decrypt` target's
+//! (secmail-pgp/src/fuzz-key.asc), used to decrypt and to verify; messages may also be
+//! encrypted with the password `password`. The ABI contract is checked by `ffi_common`.
+#![no_main]
+
+mod ffi_common;
+mod known_crashes;
+
+use ffi_common::*;
+use secmail_ffi::*;
+
+const FUZZ_KEY: &[u8] = include_bytes!("../../secmail-pgp/src/fuzz-key.asc");
+const FROM: &std::ffi::CStr = c"fuzz@example.org";
+
+/// The fixed key and decryption options, made once through the ABI and never freed (they
+/// live as long as the fuzzing thread).
+struct Fixture {
+    key: *mut secmail_cert_t,
+    options: *mut secmail_pgp_decrypt_options_t,
+}
+
+fn fixture() -> &'static Fixture {
+    thread_local! {
+        static F: &'static Fixture = Box::leak(Box::new(make_fixture()));
+    }
+    F.with(|f| *f)
+}
+
+fn make_fixture() -> Fixture {
+    let (mut key, mut options) = (junk(), junk());
+    // SAFETY: the key bytes are readable; every out-pointer is a local or the fixture's.
+    unsafe {
+        assert!(ok("fixture key", secmail_cert_from_bytes(FUZZ_KEY.as_ptr(), FUZZ_KEY.len(), &mut key)));
+        assert!(ok("options", secmail_pgp_decrypt_options_new(&mut options)));
+        assert!(ok("add key", secmail_pgp_decrypt_options_add_cert(options, key, SECMAIL_PGP_ROLE_DECRYPT)));
+        assert!(ok("add verifier", secmail_pgp_decrypt_options_add_cert(options, key, SECMAIL_PGP_ROLE_VERIFY)));
+        let pw = b"password";
+        assert!(ok(
+            "add password",
+            secmail_pgp_decrypt_options_add_passphrase(options, pw.as_ptr(), pw.len(), SECMAIL_PGP_PASSPHRASE_MESSAGE)
+        ));
+        assert!(ok("set from", secmail_pgp_decrypt_options_set_from(options, FROM.as_ptr())));
+    }
+    Fixture { key, options }
+}
+
+libfuzzer_sys::fuzz_target!(init: known_crashes::tolerate_known_panics(), |data: &[u8]| {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let f = fixture();
+    match selector % 7 {
+        0 => import(body),
+        1 => decrypt(f, body),
+        2 => verify(f, body),
+        3 => verify_detached(f, body),
+        4 => decrypt_mail(f, body),
+        5 => verify_mail(f, body),
+        _ => autocrypt_read(body),
+    }
+});
+
+/// Imports, reads every property, exports (public, and secret when there is some), and the
+/// export must import again as the same certificate.
+fn import(body: &[u8]) {
+    let (p, n) = arg(body);
+    let mut cert = junk();
+    // SAFETY: `p, n` is `body`; `cert` is a local.
+    let good = ok("secmail_cert_from_bytes", unsafe { secmail_cert_from_bytes(p, n, &mut cert) });
+    check_handle("secmail_cert_from_bytes", good, cert);
+    if !good {
+        return;
+    }
+    let fpr = fingerprint(cert);
+    // SAFETY (whole block): `cert` is live until freed at the end; out-pointers are locals.
+    unsafe {
+        let mut s = junk();
+        let r = secmail_cert_primary_userid(cert, &mut s);
+        take_string("secmail_cert_primary_userid", ok("secmail_cert_primary_userid", r), s);
+        let mut s = junk();
+        let r = secmail_cert_emails_json(cert, &mut s);
+        let emails = take_string("secmail_cert_emails_json", ok("secmail_cert_emails_json", r), s);
+        assert!(emails.is_some_and(|j| j.starts_with('[')));
+        let mut secret = true;
+        let r = secmail_cert_has_secret(cert, &mut secret);
+        assert!(ok("secmail_cert_has_secret", r));
+
+        let mut public = junk();
+        let good = ok("secmail_cert_to_public", secmail_cert_to_public(cert, &mut public));
+        check_handle("secmail_cert_to_public", good, public);
+        assert_eq!(fingerprint(public), fpr);
+        let mut flag = false;
+        assert!(ok("has_secret", secmail_cert_has_secret(public, &mut flag)) && !flag);
+        for flags in [0, SECMAIL_PGP_ARMOR] {
+            let mut out = junk_buffer();
+            let good = ok("secmail_cert_export", secmail_cert_export(cert, flags, &mut out));
+            let bytes = take_buffer("secmail_cert_export", good, out);
+            if good {
+                reimport(&bytes, &fpr, false);
+            }
+            let mut out = junk_buffer();
+            let r = secmail_cert_export_secret(cert, flags, &mut out);
+            let good = ok("secmail_cert_export_secret", r);
+            let bytes = take_buffer("secmail_cert_export_secret", good, out);
+            if secret {
+                if good {
+                    reimport(&bytes, &fpr, true);
+                }
+            } else {
+                assert_eq!(r, SECMAIL_ERR_MISUSE, "exported secrets of a public certificate");
+            }
+        }
+        secmail_cert_free(public);
+        secmail_cert_free(cert);
+    }
+}
+
+fn fingerprint(cert: *const secmail_cert_t) -> String {
+    let mut s = junk();
+    // SAFETY: `cert` is a live certificate; `s` is a local.
+    let r = unsafe { secmail_cert_fingerprint(cert, &mut s) };
+    let fpr = take_string("secmail_cert_fingerprint", ok("secmail_cert_fingerprint", r), s);
+    fpr.unwrap_or_default()
+}
+
+fn reimport(bytes: &[u8], fpr: &str, secret: bool) {
+    let mut again = junk();
+    // SAFETY: `bytes` is readable; `again` is a local, freed below.
+    let good = ok("re-import", unsafe { secmail_cert_from_bytes(bytes.as_ptr(), bytes.len(), &mut again) });
+    assert!(good, "an exported certificate does not import again");
+    assert_eq!(fingerprint(again), fpr, "export changed the certificate");
+    let mut has = !secret;
+    // SAFETY: `again` is live; freed right after.
+    unsafe {
+        assert!(ok("has_secret", secmail_cert_has_secret(again, &mut has)));
+        assert_eq!(has, secret, "export lost or added secret key material");
+        secmail_cert_free(again);
+    }
+}
+
+fn decrypt(f: &Fixture, body: &[u8]) {
+    let (p, n) = arg(body);
+    let (mut out, mut verdict) = (junk_buffer(), junk());
+    // SAFETY: `p, n` is `body`; the options are live; out-pointers are locals.
+    let r = unsafe { secmail_pgp_decrypt(p, n, f.options, &mut out, &mut verdict) };
+    let good = ok("secmail_pgp_decrypt", r);
+    let plain = take_buffer("secmail_pgp_decrypt", good, out);
+    let flags = consume_verdict("secmail_pgp_decrypt", good, verdict);
+
+    let mut sverdict = junk();
+    let (good_stream, streamed) = with_memory_streams("secmail_pgp_decrypt_stream", body, |i, o| {
+        // SAFETY: live handles from `with_memory_streams`, live options, a local out-pointer.
+        unsafe { secmail_pgp_decrypt_stream(i, f.options, o, &mut sverdict) }
+    });
+    let sflags = consume_verdict("secmail_pgp_decrypt_stream", good_stream, sverdict);
+    assert_eq!(good, good_stream, "one-shot and streaming decryption disagree ({r})");
+    assert!(plain == streamed, "one-shot and streaming plaintexts differ");
+    assert_eq!(flags, sflags, "one-shot and streaming verdicts differ");
+}
+
+fn verify(f: &Fixture, body: &[u8]) {
+    let (p, n) = arg(body);
+    let certs = [f.key.cast_const()];
+    let (mut out, mut verdict) = (junk_buffer(), junk());
+    // SAFETY: `p, n` is `body`; one live certificate; out-pointers are locals.
+    let r = unsafe {
+        secmail_pgp_verify(p, n, certs.as_ptr(), certs.len(), FROM.as_ptr(), &mut out, &mut verdict)
+    };
+    let good = ok("secmail_pgp_verify", r);
+    take_buffer("secmail_pgp_verify", good, out);
+    consume_verdict("secmail_pgp_verify", good, verdict);
+}
+
+/// The input is split at its first NUL into a signature and the data it should cover (or is
+/// all signature, over `data`).
+fn verify_detached(f: &Fixture, body: &[u8]) {
+    let (sig, data) = match body.iter().position(|&b| b == 0) {
+        Some(i) => (&body[..i], &body[i + 1..]),
+        None => (body, &b"data"[..]),
+    };
+    let ((sp, sn), (dp, dn)) = (arg(sig), arg(data));
+    let certs = [f.key.cast_const()];
+    let mut verdict = junk();
+    // SAFETY: both byte ranges are readable; one live certificate; a local out-pointer.
+    let r = unsafe {
+        secmail_pgp_verify_detached(dp, dn, sp, sn, certs.as_ptr(), certs.len(), std::ptr::null(), &mut verdict)
+    };
+    let good = ok("secmail_pgp_verify_detached", r);
+    consume_verdict("secmail_pgp_verify_detached", good, verdict);
+}
+
+fn decrypt_mail(f: &Fixture, body: &[u8]) {
+    let (p, n) = arg(body);
+    let (mut out, mut verdict) = (junk_buffer(), junk());
+    // SAFETY: `p, n` is `body`; live options; out-pointers are locals.
+    let r = unsafe { secmail_pgp_decrypt_mail(p, n, f.options, &mut out, &mut verdict) };
+    let good = ok("secmail_pgp_decrypt_mail", r);
+    take_buffer("secmail_pgp_decrypt_mail", good, out);
+    consume_verdict("secmail_pgp_decrypt_mail", good, verdict);
+}
+
+fn verify_mail(f: &Fixture, body: &[u8]) {
+    let (p, n) = arg(body);
+    let certs = [f.key.cast_const()];
+    let mut verdict = junk();
+    // SAFETY: `p, n` is `body`; one live certificate; a local out-pointer.
+    let r = unsafe { secmail_pgp_verify_mail(p, n, certs.as_ptr(), certs.len(), &mut verdict) };
+    let good = ok("secmail_pgp_verify_mail", r);
+    consume_verdict("secmail_pgp_verify_mail", good, verdict);
+}
+
+fn autocrypt_read(body: &[u8]) {
+    let (p, n) = arg(body);
+    let (mut addr, mut mutual, mut cert) = (junk(), true, junk());
+    // SAFETY: `p, n` is `body`; out-pointers are locals.
+    let r = unsafe { secmail_autocrypt_read(p, n, &mut addr, &mut mutual, &mut cert) };
+    let good = ok("secmail_autocrypt_read", r);
+    if !good {
+        assert!(!mutual, "secmail_autocrypt_read: failed but left prefer_mutual set");
+    }
+    let addr = take_string("secmail_autocrypt_read", good, addr);
+    if good {
+        // Both or neither: a header was found, or there was none.
+        assert_eq!(addr.is_some(), !cert.is_null(), "address without certificate or back");
+    } else {
+        assert!(cert.is_null(), "secmail_autocrypt_read: failed but left a certificate");
+    }
+    if !cert.is_null() {
+        fingerprint(cert);
+        // SAFETY: a live certificate returned above, freed once.
+        unsafe { secmail_cert_free(cert) };
+    }
+}
