@@ -2,97 +2,25 @@
 //! A missing `openssl` fails the tests loudly; they never skip.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
 use std::time::{Duration, SystemTime};
 
+use common::{Env, write_key};
 use secmail_smime::{
-    CertUsage, Certificate, CertificateAuthority, ContentCipher, EncryptOptions, Error,
-    IssueOptions, KeyTransport, OaepHash, PrivateKey, ReadOptions, ValidationError,
-    certificate_to_pem, encrypt_message, read_message, sign_encrypt_message, sign_message,
+    CertUsage, CertificateAuthority, ContentCipher, EncryptOptions, Error, IssueOptions,
+    KeyTransport, OaepHash, ReadOptions, ValidationError, certificate_to_pem, encrypt_message,
+    read_message, sign_encrypt_message, sign_message,
 };
 
 const MSG: &[u8] = b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: hello\r\n\
 Content-Type: text/plain; charset=utf-8\r\n\r\nHello Bob,\r\nthis is signed.\r\n";
 
-struct Env {
-    dir: tempfile::TempDir,
-    ca: CertificateAuthority,
-    alice: (Certificate, PrivateKey),
-    bob: (Certificate, PrivateKey),
-}
-
-fn openssl(args: &[&str], dir: &Path) -> (bool, Vec<u8>, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is required for these tests (apt-get install openssl); it was not found");
-    (
-        out.status.success(),
-        out.stdout,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn write_key(path: &Path, k: &PrivateKey) {
-    std::fs::write(path, k.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
-}
-
-impl Env {
-    fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let ca = CertificateAuthority::new_root("CN=Test Mail CA,O=secmail tests", 30).unwrap();
-        let alice = ca.issue("alice@example.org", CertUsage::Both, 30).unwrap();
-        let bob = ca.issue("bob@example.net", CertUsage::Both, 30).unwrap();
-        let env = Env {
-            dir,
-            ca,
-            alice,
-            bob,
-        };
-        std::fs::write(
-            env.p("ca.pem"),
-            certificate_to_pem(env.ca.certificate()).unwrap(),
-        )
-        .unwrap();
-        for (name, (c, k)) in [("alice", &env.alice), ("bob", &env.bob)] {
-            std::fs::write(
-                env.p(&format!("{name}.pem")),
-                certificate_to_pem(c).unwrap(),
-            )
-            .unwrap();
-            write_key(&env.p(&format!("{name}.key")), k);
-        }
-        env
-    }
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-    fn run(&self, args: &[&str]) -> (bool, Vec<u8>, String) {
-        openssl(args, self.dir.path())
-    }
-    fn anchors(&self) -> Vec<Certificate> {
-        vec![self.ca.certificate().clone()]
-    }
-    fn strict<'a>(
-        &'a self,
-        anchors: &'a [Certificate],
-        me: Option<&'a (Certificate, PrivateKey)>,
-    ) -> ReadOptions<'a> {
-        let mut o = ReadOptions::default();
-        o.anchors = anchors;
-        o.require_valid_signature = true;
-        o.decrypt_with = me.map(|(c, k)| (c, k));
-        o
-    }
-}
-
 #[test]
 fn issued_certificates_pass_openssl_purpose_checks() {
-    let env = Env::new();
+    let env = Env::new("CN=Test Mail CA,O=secmail tests");
     for purpose in ["smimesign", "smimeencrypt"] {
-        let (ok, _, err) = env.run(&[
+        let (ok, _, err) = env.openssl(&[
             "verify",
             "-CAfile",
             "ca.pem",
@@ -105,7 +33,7 @@ fn issued_certificates_pass_openssl_purpose_checks() {
     let (c, _) = env.ca.issue("s@example.org", CertUsage::Sign, 30).unwrap();
     std::fs::write(env.p("s.pem"), certificate_to_pem(&c).unwrap()).unwrap();
     assert!(
-        env.run(&[
+        env.openssl(&[
             "verify",
             "-CAfile",
             "ca.pem",
@@ -116,7 +44,7 @@ fn issued_certificates_pass_openssl_purpose_checks() {
         .0
     );
     assert!(
-        !env.run(&[
+        !env.openssl(&[
             "verify",
             "-CAfile",
             "ca.pem",
@@ -130,13 +58,13 @@ fn issued_certificates_pass_openssl_purpose_checks() {
 
 #[test]
 fn our_signatures_verify_in_openssl() {
-    let env = Env::new();
+    let env = Env::new("CN=Test Mail CA,O=secmail tests");
     for opaque in [false, true] {
         let signed = sign_message(MSG, &env.alice.0, &env.alice.1, &[], opaque).unwrap();
         std::fs::write(env.p("signed.eml"), &signed).unwrap();
         for tool in ["smime", "cms"] {
             let (ok, out, err) =
-                env.run(&[tool, "-verify", "-CAfile", "ca.pem", "-in", "signed.eml"]);
+                env.openssl(&[tool, "-verify", "-CAfile", "ca.pem", "-in", "signed.eml"]);
             assert!(ok, "opaque={opaque} {tool}: {err}");
             assert!(String::from_utf8_lossy(&out).contains("this is signed."));
         }
@@ -150,7 +78,7 @@ fn our_signatures_verify_in_openssl() {
 
 #[test]
 fn openssl_signatures_verify_in_ours() {
-    let env = Env::new();
+    let env = Env::new("CN=Test Mail CA,O=secmail tests");
     std::fs::write(env.p("body.txt"), "Hello from OpenSSL\r\n").unwrap();
     let anchors = env.anchors();
     for extra in [&[][..], &["-nodetach"][..]] {
@@ -171,7 +99,7 @@ fn openssl_signatures_verify_in_ours() {
             "hi",
         ];
         args.extend_from_slice(extra);
-        let (ok, out, err) = env.run(&args);
+        let (ok, out, err) = env.openssl(&args);
         assert!(ok, "{err}");
         let r = read_message(&out, &env.strict(&anchors, None)).unwrap();
         assert!(r.verdict.signed_by_sender(), "{:?}", r.verdict);
@@ -181,7 +109,7 @@ fn openssl_signatures_verify_in_ours() {
 
 #[test]
 fn our_encryption_opens_in_openssl() {
-    let env = Env::new();
+    let env = Env::new("CN=Test Mail CA,O=secmail tests");
     let cases = [
         EncryptOptions::default().cipher(ContentCipher::Aes256Gcm),
         EncryptOptions::default().cipher(ContentCipher::Aes256Cbc),
@@ -195,7 +123,7 @@ fn our_encryption_opens_in_openssl() {
     for opts in cases {
         let enc = encrypt_message(MSG, &[env.bob.0.clone(), env.alice.0.clone()], &opts).unwrap();
         std::fs::write(env.p("enc.eml"), &enc).unwrap();
-        let (ok, out, err) = env.run(&[
+        let (ok, out, err) = env.openssl(&[
             "cms", "-decrypt", "-recip", "bob.pem", "-inkey", "bob.key", "-in", "enc.eml",
         ]);
         assert!(ok, "{opts:?}: {err}");
@@ -213,7 +141,7 @@ fn our_encryption_opens_in_openssl() {
 
 #[test]
 fn openssl_encryption_opens_in_ours() {
-    let env = Env::new();
+    let env = Env::new("CN=Test Mail CA,O=secmail tests");
     std::fs::write(
         env.p("body.txt"),
         "Content-Type: text/plain\r\n\r\nsecret words\r\n",
@@ -252,7 +180,7 @@ fn openssl_encryption_opens_in_ours() {
         ],
     ];
     for args in cases {
-        let (ok, out, err) = env.run(args);
+        let (ok, out, err) = env.openssl(args);
         assert!(ok, "{args:?}: {err}");
         let mut o = ReadOptions::default();
         o.decrypt_with = Some((&env.bob.0, &env.bob.1));
@@ -267,7 +195,7 @@ fn openssl_encryption_opens_in_ours() {
 
 #[test]
 fn sign_then_encrypt_both_ways() {
-    let env = Env::new();
+    let env = Env::new("CN=Test Mail CA,O=secmail tests");
     let anchors = env.anchors();
     for cipher in [ContentCipher::Aes256Gcm, ContentCipher::Aes256Cbc] {
         let m = sign_encrypt_message(
@@ -280,12 +208,13 @@ fn sign_then_encrypt_both_ways() {
         )
         .unwrap();
         std::fs::write(env.p("se.eml"), &m).unwrap();
-        let (ok, dec, err) = env.run(&[
+        let (ok, dec, err) = env.openssl(&[
             "cms", "-decrypt", "-recip", "bob.pem", "-inkey", "bob.key", "-in", "se.eml",
         ]);
         assert!(ok, "{err}");
         std::fs::write(env.p("dec.eml"), &dec).unwrap();
-        let (ok, _, err) = env.run(&["smime", "-verify", "-CAfile", "ca.pem", "-in", "dec.eml"]);
+        let (ok, _, err) =
+            env.openssl(&["smime", "-verify", "-CAfile", "ca.pem", "-in", "dec.eml"]);
         assert!(ok, "{err}");
         let r = read_message(&m, &env.strict(&anchors, Some(&env.bob))).unwrap();
         assert!(
@@ -300,7 +229,7 @@ fn sign_then_encrypt_both_ways() {
         "Content-Type: text/plain\r\n\r\nfrom openssl, signed and sealed\r\n",
     )
     .unwrap();
-    let (ok, signed, err) = env.run(&[
+    let (ok, signed, err) = env.openssl(&[
         "smime",
         "-sign",
         "-signer",
@@ -312,7 +241,7 @@ fn sign_then_encrypt_both_ways() {
     ]);
     assert!(ok, "{err}");
     std::fs::write(env.p("signed.eml"), &signed).unwrap();
-    let (ok, out, err) = env.run(&[
+    let (ok, out, err) = env.openssl(&[
         "cms",
         "-encrypt",
         "-aes-256-gcm",
@@ -336,7 +265,7 @@ fn sign_then_encrypt_both_ways() {
 
 #[test]
 fn refusals() {
-    let env = Env::new();
+    let env = Env::new("CN=Test Mail CA,O=secmail tests");
     let anchors = env.anchors();
     let signed = sign_message(MSG, &env.alice.0, &env.alice.1, &[], false).unwrap();
 
@@ -364,7 +293,7 @@ fn refusals() {
     );
     std::fs::write(env.p("old.eml"), &signed_old).unwrap();
     assert!(
-        !env.run(&["smime", "-verify", "-CAfile", "ca.pem", "-in", "old.eml"])
+        !env.openssl(&["smime", "-verify", "-CAfile", "ca.pem", "-in", "old.eml"])
             .0
     );
 
@@ -386,7 +315,7 @@ fn refusals() {
     assert!(matches!(e, Error::BadSignature(_)), "{e}");
     std::fs::write(env.p("alt.eml"), &altered).unwrap();
     assert!(
-        !env.run(&["smime", "-verify", "-CAfile", "ca.pem", "-in", "alt.eml"])
+        !env.openssl(&["smime", "-verify", "-CAfile", "ca.pem", "-in", "alt.eml"])
             .0
     );
 
@@ -424,14 +353,14 @@ fn refusals() {
 
 #[test]
 fn openssl_streamed_ber_opens_in_ours() {
-    let env = Env::new();
+    let env = Env::new("CN=Test Mail CA,O=secmail tests");
     std::fs::write(
         env.p("body.txt"),
         "Content-Type: text/plain\r\n\r\nstreamed words\r\n",
     )
     .unwrap();
     let anchors = env.anchors();
-    let (ok, out, err) = env.run(&[
+    let (ok, out, err) = env.openssl(&[
         "cms",
         "-sign",
         "-stream",
@@ -450,7 +379,7 @@ fn openssl_streamed_ber_opens_in_ours() {
     assert!(r.verdict.signed_by_sender());
     assert!(String::from_utf8_lossy(&r.message).contains("streamed words"));
     for cipher in ["-aes-256-gcm", "-aes-256-cbc"] {
-        let (ok, out, err) = env.run(&[
+        let (ok, out, err) = env.openssl(&[
             "cms", "-encrypt", "-stream", cipher, "-in", "body.txt", "-recip", "bob.pem",
         ]);
         assert!(ok, "{err}");
@@ -464,7 +393,7 @@ fn openssl_streamed_ber_opens_in_ours() {
 #[test]
 fn pss_and_ecdsa_signatures_both_ways() {
     use secmail_smime::{KeyKind, SignOptions, SignatureAlgorithm, SignerStatus, sign, verify};
-    let env = Env::new();
+    let env = Env::new("CN=Test Mail CA,O=secmail tests");
     let anchors = env.anchors();
     let (ec, ec_key) = env
         .ca
@@ -491,7 +420,7 @@ fn pss_and_ecdsa_signatures_both_ways() {
         )
         .unwrap();
         std::fs::write(env.p("sig.der"), &der).unwrap();
-        let (ok, _, err) = env.run(&[
+        let (ok, _, err) = env.openssl(&[
             "cms",
             "-verify",
             "-inform",
@@ -533,7 +462,7 @@ fn pss_and_ecdsa_signatures_both_ways() {
             "content.txt",
         ];
         args.extend_from_slice(extra);
-        let (ok, der, err) = env.run(&args);
+        let (ok, der, err) = env.openssl(&args);
         assert!(ok, "{err}");
         let v = verify(&der, Some(content), &anchors, SystemTime::now()).unwrap();
         assert_eq!(v.signers[0].status, SignerStatus::Good, "{signer}");
@@ -542,7 +471,7 @@ fn pss_and_ecdsa_signatures_both_ways() {
 
 #[test]
 fn legacy_x_pkcs7_names_are_read() {
-    let env = Env::new();
+    let env = Env::new("CN=Test Mail CA,O=secmail tests");
     let anchors = env.anchors();
     let detached =
         String::from_utf8(sign_message(MSG, &env.alice.0, &env.alice.1, &[], false).unwrap())
@@ -585,7 +514,7 @@ fn every_decryption_failure_looks_the_same() {
     use der::{Any, Decode, Encode};
     use secmail_smime::{decrypt, encrypt};
 
-    let env = Env::new();
+    let env = Env::new("CN=Test Mail CA,O=secmail tests");
     let (cert, key) = (&env.bob.0, &env.bob.1);
     for kt in [
         KeyTransport::RsaPkcs1v15,

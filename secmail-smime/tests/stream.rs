@@ -3,92 +3,13 @@
 //! A missing `openssl` fails the tests loudly; they never skip.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use common::Env;
 use secmail_smime::{
-    CertUsage, Certificate, CertificateAuthority, ContentCipher, EncryptOptions, Error, PrivateKey,
-    ReadOptions, certificate_to_pem, read_message, read_message_stream, sign_encrypt_message,
-    sign_encrypt_message_stream,
+    CertUsage, ContentCipher, EncryptOptions, Error, read_message, read_message_stream,
+    sign_encrypt_message,
 };
-
-struct Env {
-    dir: tempfile::TempDir,
-    ca: CertificateAuthority,
-    alice: (Certificate, PrivateKey),
-    bob: (Certificate, PrivateKey),
-}
-
-impl Env {
-    fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let ca = CertificateAuthority::new_root("CN=Stream CA", 30).unwrap();
-        let alice = ca.issue("alice@example.org", CertUsage::Both, 30).unwrap();
-        let bob = ca.issue("bob@example.net", CertUsage::Both, 30).unwrap();
-        let env = Env {
-            dir,
-            ca,
-            alice,
-            bob,
-        };
-        std::fs::write(
-            env.p("ca.pem"),
-            certificate_to_pem(env.ca.certificate()).unwrap(),
-        )
-        .unwrap();
-        for (name, (c, k)) in [("alice", &env.alice), ("bob", &env.bob)] {
-            std::fs::write(
-                env.p(&format!("{name}.pem")),
-                certificate_to_pem(c).unwrap(),
-            )
-            .unwrap();
-            std::fs::write(
-                env.p(&format!("{name}.key")),
-                k.to_pkcs8_pem().unwrap().as_bytes(),
-            )
-            .unwrap();
-        }
-        env
-    }
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-    fn openssl(&self, args: &[&str]) -> (bool, Vec<u8>, String) {
-        openssl(args, self.dir.path())
-    }
-    fn strict<'a>(&'a self, anchors: &'a [Certificate]) -> ReadOptions<'a> {
-        let mut o = ReadOptions::default();
-        o.anchors = anchors;
-        o.require_valid_signature = true;
-        o.decrypt_with = Some((&self.bob.0, &self.bob.1));
-        o
-    }
-    fn seal(&self, msg: &[u8], cipher: ContentCipher) -> Vec<u8> {
-        sign_encrypt_message_stream(
-            msg,
-            Vec::new(),
-            &self.alice.0,
-            &self.alice.1,
-            &[],
-            std::slice::from_ref(&self.bob.0),
-            &EncryptOptions::default().cipher(cipher),
-        )
-        .unwrap()
-    }
-}
-
-fn openssl(args: &[&str], dir: &Path) -> (bool, Vec<u8>, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is required for these tests (apt-get install openssl); it was not found");
-    (
-        out.status.success(),
-        out.stdout,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn message(body_lines: usize, lf_only: bool) -> Vec<u8> {
     let mut m = b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: stream\r\n\
@@ -110,18 +31,19 @@ const CIPHERS: [(ContentCipher, &str); 2] = [
 
 #[test]
 fn stream_and_one_shot_read_each_others_messages() {
-    let env = Env::new();
+    let env = Env::new("CN=Stream CA");
     let anchors = [env.ca.certificate().clone()];
     for (cipher, name) in CIPHERS {
         for (lines, lf) in [(0, false), (3, true), (40_000, false)] {
             let msg = message(lines, lf);
             let sealed = env.seal(&msg, cipher);
-            let one = read_message(&sealed, &env.strict(&anchors))
+            let one = read_message(&sealed, &env.strict(&anchors, Some(&env.bob)))
                 .unwrap_or_else(|e| panic!("{name} {lines}: {e}"));
             assert!(one.verdict.signed_by_sender(), "{:?}", one.verdict);
             let mut out = Vec::new();
-            let v = read_message_stream(&sealed[..], &mut out, &env.strict(&anchors))
-                .unwrap_or_else(|e| panic!("{name} {lines}: {e}"));
+            let v =
+                read_message_stream(&sealed[..], &mut out, &env.strict(&anchors, Some(&env.bob)))
+                    .unwrap_or_else(|e| panic!("{name} {lines}: {e}"));
             assert!(v.signed_by_sender() && v.is_fully_encrypted(), "{v:?}");
             assert_eq!(out, one.message, "{name} {lines}");
             let tail = format!("line {} of the streamed body", lines.saturating_sub(1));
@@ -139,11 +61,14 @@ fn stream_and_one_shot_read_each_others_messages() {
             )
             .unwrap();
             let mut out2 = Vec::new();
-            let v = read_message_stream(&old[..], &mut out2, &env.strict(&anchors)).unwrap();
+            let v = read_message_stream(&old[..], &mut out2, &env.strict(&anchors, Some(&env.bob)))
+                .unwrap();
             assert!(v.signed_by_sender());
             assert_eq!(
                 out2,
-                read_message(&old, &env.strict(&anchors)).unwrap().message
+                read_message(&old, &env.strict(&anchors, Some(&env.bob)))
+                    .unwrap()
+                    .message
             );
         }
     }
@@ -151,7 +76,7 @@ fn stream_and_one_shot_read_each_others_messages() {
 
 #[test]
 fn altered_or_truncated_stream_writes_nothing() {
-    let env = Env::new();
+    let env = Env::new("CN=Stream CA");
     let anchors = [env.ca.certificate().clone()];
     for (cipher, name) in CIPHERS {
         let sealed = env.seal(&message(2000, false), cipher);
@@ -162,7 +87,8 @@ fn altered_or_truncated_stream_writes_nothing() {
         let at = body_at + (bad.len() - body_at) / 2;
         bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
         let mut out = Vec::new();
-        let e = read_message_stream(&bad[..], &mut out, &env.strict(&anchors)).unwrap_err();
+        let e = read_message_stream(&bad[..], &mut out, &env.strict(&anchors, Some(&env.bob)))
+            .unwrap_err();
         if cipher == ContentCipher::Aes256Gcm {
             // Whatever the altered plaintext says, the tag decides first: one error.
             assert!(matches!(e, Error::DecryptionFailed), "{name}: {e}");
@@ -186,21 +112,23 @@ fn altered_or_truncated_stream_writes_nothing() {
                 let mut bad = sealed.clone();
                 bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
                 let mut out = Vec::new();
-                let e = read_message_stream(&bad[..], &mut out, &env.strict(&anchors)).unwrap_err();
+                let e =
+                    read_message_stream(&bad[..], &mut out, &env.strict(&anchors, Some(&env.bob)))
+                        .unwrap_err();
                 assert!(matches!(e, Error::DecryptionFailed), "{e}");
                 assert!(out.is_empty());
             }
         }
         let cut = &sealed[..sealed.len() - 200];
         let mut out = Vec::new();
-        assert!(read_message_stream(cut, &mut out, &env.strict(&anchors)).is_err());
+        assert!(read_message_stream(cut, &mut out, &env.strict(&anchors, Some(&env.bob))).is_err());
         assert!(out.is_empty());
         // Not a recipient: refused, nothing written.
         let carol = env
             .ca
             .issue("carol@example.org", CertUsage::Both, 30)
             .unwrap();
-        let mut o = env.strict(&anchors);
+        let mut o = env.strict(&anchors, Some(&env.bob));
         o.decrypt_with = Some((&carol.0, &carol.1));
         let mut out = Vec::new();
         assert!(matches!(
@@ -213,7 +141,7 @@ fn altered_or_truncated_stream_writes_nothing() {
 
 #[test]
 fn our_stream_opens_in_openssl() {
-    let env = Env::new();
+    let env = Env::new("CN=Stream CA");
     for (cipher, name) in CIPHERS {
         let sealed = env.seal(&message(5000, false), cipher);
         std::fs::write(env.p("sealed.eml"), &sealed).unwrap();
@@ -238,7 +166,7 @@ fn our_stream_opens_in_openssl() {
 
 #[test]
 fn openssl_stream_output_opens_in_our_stream() {
-    let env = Env::new();
+    let env = Env::new("CN=Stream CA");
     let anchors = [env.ca.certificate().clone()];
     let mut body = b"Content-Type: text/plain\r\n\r\n".to_vec();
     for i in 0..20_000 {
@@ -283,7 +211,7 @@ fn openssl_stream_output_opens_in_our_stream() {
             "{cipher}: not indefinite-length BER"
         );
         let mut out = Vec::new();
-        let v = read_message_stream(&enc[..], &mut out, &env.strict(&anchors))
+        let v = read_message_stream(&enc[..], &mut out, &env.strict(&anchors, Some(&env.bob)))
             .unwrap_or_else(|e| panic!("{cipher}: {e}"));
         assert!(v.signed_by_sender() && v.is_fully_encrypted(), "{v:?}");
         let text = String::from_utf8_lossy(&out);
@@ -294,7 +222,7 @@ fn openssl_stream_output_opens_in_our_stream() {
 
 #[test]
 fn mutated_messages_never_panic_and_never_release_on_error() {
-    let env = Env::new();
+    let env = Env::new("CN=Stream CA");
     let anchors = [env.ca.certificate().clone()];
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
@@ -319,7 +247,7 @@ fn mutated_messages_never_panic_and_never_release_on_error() {
                 }
             }
             for strict in [true, false] {
-                let mut o = env.strict(&anchors);
+                let mut o = env.strict(&anchors, Some(&env.bob));
                 o.require_valid_signature = strict;
                 let mut out = Vec::new();
                 if read_message_stream(&m[..], &mut out, &o).is_err() {
@@ -334,13 +262,14 @@ fn mutated_messages_never_panic_and_never_release_on_error() {
 /// back byte for byte.
 #[test]
 fn a_message_past_the_memory_spool_round_trips() {
-    let env = Env::new();
+    let env = Env::new("CN=Stream CA");
     let anchors = [env.ca.certificate().clone()];
     let msg = message(260_000, false);
     assert!(msg.len() > 10 << 20);
     let sealed = env.seal(&msg, ContentCipher::Aes256Gcm);
     let mut out = Vec::new();
-    let v = read_message_stream(&sealed[..], &mut out, &env.strict(&anchors)).unwrap();
+    let v =
+        read_message_stream(&sealed[..], &mut out, &env.strict(&anchors, Some(&env.bob))).unwrap();
     assert!(v.signed_by_sender() && v.is_fully_encrypted());
     let body_in = &msg[msg.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
     let body_out = &out[out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
