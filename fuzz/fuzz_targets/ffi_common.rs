@@ -35,7 +35,12 @@ pub fn arg(data: &[u8]) -> (*const u8, usize) {
 
 /// Checks the result code of one call and says whether it succeeded.
 pub fn ok(what: &str, rc: secmail_result_t) -> bool {
-    assert_ne!(rc, SECMAIL_ERR_PANIC, "{what}: panicked inside: {}", last_error());
+    assert_ne!(
+        rc,
+        SECMAIL_ERR_PANIC,
+        "{what}: panicked inside: {}",
+        last_error()
+    );
     // SAFETY: secmail_result_str never returns NULL, and the string is static.
     let name = unsafe { CStr::from_ptr(secmail_result_str(rc)) };
     assert_ne!(
@@ -45,10 +50,16 @@ pub fn ok(what: &str, rc: secmail_result_t) -> bool {
     );
     let message = last_error();
     if rc == SECMAIL_OK {
-        assert!(message.is_empty(), "{what}: succeeded with an error message: {message}");
+        assert!(
+            message.is_empty(),
+            "{what}: succeeded with an error message: {message}"
+        );
         true
     } else {
-        assert!(!message.is_empty(), "{what}: failed ({rc}) without a message");
+        assert!(
+            !message.is_empty(),
+            "{what}: failed ({rc}) without a message"
+        );
         false
     }
 }
@@ -71,7 +82,13 @@ pub fn take_buffer(what: &str, succeeded: bool, mut buf: secmail_buffer_t) -> Ve
             buf.len
         );
     }
-    assert_eq!(buf.data.is_null(), buf.len == 0, "{what}: buffer {{{:p}, {}}}", buf.data, buf.len);
+    assert_eq!(
+        buf.data.is_null(),
+        buf.len == 0,
+        "{what}: buffer {{{:p}, {}}}",
+        buf.data,
+        buf.len
+    );
     let bytes = if buf.data.is_null() {
         Vec::new()
     } else {
@@ -124,18 +141,31 @@ pub fn consume_verdict(what: &str, succeeded: bool, v: *mut secmail_verdict_t) -
     unsafe {
         let mut json = junk();
         let r = secmail_verdict_to_json(verdict, &mut json);
-        let json = take_string("secmail_verdict_to_json", ok("secmail_verdict_to_json", r), json);
-        assert!(json.is_some_and(|j| j.starts_with('{')), "{what}: verdict JSON");
+        let json = take_string(
+            "secmail_verdict_to_json",
+            ok("secmail_verdict_to_json", r),
+            json,
+        );
+        assert!(
+            json.is_some_and(|j| j.starts_with('{')),
+            "{what}: verdict JSON"
+        );
 
         let mut flags = 0x5eed_u32;
-        assert!(ok("secmail_verdict_flags", secmail_verdict_flags(verdict, &mut flags)));
+        assert!(ok(
+            "secmail_verdict_flags",
+            secmail_verdict_flags(verdict, &mut flags)
+        ));
 
         let mut from = junk();
         let r = secmail_verdict_from(verdict, &mut from);
         take_string("secmail_verdict_from", ok("secmail_verdict_from", r), from);
 
         let mut parts = usize::MAX;
-        assert!(ok("secmail_verdict_part_count", secmail_verdict_part_count(verdict, &mut parts)));
+        assert!(ok(
+            "secmail_verdict_part_count",
+            secmail_verdict_part_count(verdict, &mut parts)
+        ));
         // One past the end too: an index error, with cleared out-parameters.
         for i in 0..=parts.min(64) {
             let (mut path, mut pflags) = (junk(), 0x5eed_u32);
@@ -178,21 +208,34 @@ pub fn with_memory_streams(
     let (mut input, mut output) = (junk(), junk());
     // SAFETY: `p, n` is `data`; the out-pointers are locals.
     unsafe {
-        assert!(ok("secmail_input_from_memory", secmail_input_from_memory(p, n, &mut input)));
-        assert!(ok("secmail_output_to_memory", secmail_output_to_memory(&mut output)));
+        assert!(ok(
+            "secmail_input_from_memory",
+            secmail_input_from_memory(p, n, &mut input)
+        ));
+        assert!(ok(
+            "secmail_output_to_memory",
+            secmail_output_to_memory(&mut output)
+        ));
     }
     let succeeded = ok(what, call(input, output));
     let mut buf = junk_buffer();
     // SAFETY: live handles made above, freed once here.
     let out = unsafe {
-        assert!(ok("secmail_output_memory_take", secmail_output_memory_take(output, &mut buf)));
+        assert!(ok(
+            "secmail_output_memory_take",
+            secmail_output_memory_take(output, &mut buf)
+        ));
         let out = take_buffer("secmail_output_memory_take", true, buf);
         secmail_input_free(input);
         secmail_output_free(output);
         out
     };
     if !succeeded {
-        assert!(out.is_empty(), "{what}: failed but left {} bytes in the memory output", out.len());
+        assert!(
+            out.is_empty(),
+            "{what}: failed but left {} bytes in the memory output",
+            out.len()
+        );
     }
     (succeeded, out)
 }

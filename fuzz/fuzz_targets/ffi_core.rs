@@ -31,7 +31,10 @@ fn mime_inspect(body: &[u8]) {
     let good = ok("secmail_mime_inspect_json", r);
     let json = take_string("secmail_mime_inspect_json", good, json);
     if let Some(j) = json {
-        assert!(j.starts_with('{') && j.contains("\"parts\""), "inspect JSON: {j}");
+        assert!(
+            j.starts_with('{') && j.contains("\"parts\""),
+            "inspect JSON: {j}"
+        );
     }
 }
 
@@ -70,8 +73,10 @@ fn passphrase_decrypt(body: &[u8]) {
     let good = ok("secmail_passphrase_decrypt", r);
     let plain = take_buffer("secmail_passphrase_decrypt", good, out);
 
-    let (good_stream, streamed) =
-        with_memory_streams("secmail_passphrase_decrypt_stream", body, |input, output| {
+    let (good_stream, streamed) = with_memory_streams(
+        "secmail_passphrase_decrypt_stream",
+        body,
+        |input, output| {
             // SAFETY: live handles from `with_memory_streams`; the passphrase is readable.
             unsafe {
                 secmail_passphrase_decrypt_stream(
@@ -81,7 +86,14 @@ fn passphrase_decrypt(body: &[u8]) {
                     output,
                 )
             }
-        });
-    assert_eq!(good, good_stream, "one-shot and streaming decryption disagree ({r})");
-    assert!(plain == streamed, "one-shot and streaming plaintexts differ");
+        },
+    );
+    assert_eq!(
+        good, good_stream,
+        "one-shot and streaming decryption disagree ({r})"
+    );
+    assert!(
+        plain == streamed,
+        "one-shot and streaming plaintexts differ"
+    );
 }

@@ -1,7 +1,8 @@
-//! The C ABI's byte-taking OpenPGP entry points, chosen by the first byte (modulo 7): import
-//! a certificate or key (then read, export and re-import it), decrypt (one-shot against
-//! streaming, which must agree byte for byte), verify inline, verify detached, decrypt and
-//! verify PGP/MIME, read an Autocrypt header. The fixed key is the `pgp_decrypt` target's
+//! The C ABI's byte-taking OpenPGP entry points, chosen by the first byte (modulo 8): import
+//! a certificate or key (then read, export and re-import it, and import it into a certificate
+//! store), decrypt (one-shot against streaming, which must agree byte for byte), verify
+//! inline, verify detached (one-shot against streaming), decrypt and verify PGP/MIME, read an
+//! Autocrypt header from a message, parse an Autocrypt header value. The fixed key is the `pgp_decrypt` target's
 //! (secmail-pgp/src/fuzz-key.asc), used to decrypt and to verify; messages may also be
 //! encrypted with the password `password`. The ABI contract is checked by `ffi_common`.
 #![no_main]
@@ -33,16 +34,33 @@ fn make_fixture() -> Fixture {
     let (mut key, mut options) = (junk(), junk());
     // SAFETY: the key bytes are readable; every out-pointer is a local or the fixture's.
     unsafe {
-        assert!(ok("fixture key", secmail_cert_from_bytes(FUZZ_KEY.as_ptr(), FUZZ_KEY.len(), &mut key)));
+        assert!(ok(
+            "fixture key",
+            secmail_cert_from_bytes(FUZZ_KEY.as_ptr(), FUZZ_KEY.len(), &mut key)
+        ));
         assert!(ok("options", secmail_pgp_decrypt_options_new(&mut options)));
-        assert!(ok("add key", secmail_pgp_decrypt_options_add_cert(options, key, SECMAIL_PGP_ROLE_DECRYPT)));
-        assert!(ok("add verifier", secmail_pgp_decrypt_options_add_cert(options, key, SECMAIL_PGP_ROLE_VERIFY)));
+        assert!(ok(
+            "add key",
+            secmail_pgp_decrypt_options_add_cert(options, key, SECMAIL_PGP_ROLE_DECRYPT)
+        ));
+        assert!(ok(
+            "add verifier",
+            secmail_pgp_decrypt_options_add_cert(options, key, SECMAIL_PGP_ROLE_VERIFY)
+        ));
         let pw = b"password";
         assert!(ok(
             "add password",
-            secmail_pgp_decrypt_options_add_passphrase(options, pw.as_ptr(), pw.len(), SECMAIL_PGP_PASSPHRASE_MESSAGE)
+            secmail_pgp_decrypt_options_add_passphrase(
+                options,
+                pw.as_ptr(),
+                pw.len(),
+                SECMAIL_PGP_PASSPHRASE_MESSAGE
+            )
         ));
-        assert!(ok("set from", secmail_pgp_decrypt_options_set_from(options, FROM.as_ptr())));
+        assert!(ok(
+            "set from",
+            secmail_pgp_decrypt_options_set_from(options, FROM.as_ptr())
+        ));
     }
     Fixture { key, options }
 }
@@ -52,14 +70,15 @@ libfuzzer_sys::fuzz_target!(init: known_crashes::tolerate_known_panics(), |data:
         return;
     };
     let f = fixture();
-    match selector % 7 {
+    match selector % 8 {
         0 => import(body),
         1 => decrypt(f, body),
         2 => verify(f, body),
         3 => verify_detached(f, body),
         4 => decrypt_mail(f, body),
         5 => verify_mail(f, body),
-        _ => autocrypt_read(body),
+        6 => autocrypt_read(body),
+        _ => autocrypt_parse(body),
     }
 });
 
@@ -69,8 +88,11 @@ fn import(body: &[u8]) {
     let (p, n) = arg(body);
     let mut cert = junk();
     // SAFETY: `p, n` is `body`; `cert` is a local.
-    let good = ok("secmail_cert_from_bytes", unsafe { secmail_cert_from_bytes(p, n, &mut cert) });
+    let good = ok("secmail_cert_from_bytes", unsafe {
+        secmail_cert_from_bytes(p, n, &mut cert)
+    });
     check_handle("secmail_cert_from_bytes", good, cert);
+    store_import(body, good);
     if !good {
         return;
     }
@@ -79,24 +101,38 @@ fn import(body: &[u8]) {
     unsafe {
         let mut s = junk();
         let r = secmail_cert_primary_userid(cert, &mut s);
-        take_string("secmail_cert_primary_userid", ok("secmail_cert_primary_userid", r), s);
+        take_string(
+            "secmail_cert_primary_userid",
+            ok("secmail_cert_primary_userid", r),
+            s,
+        );
         let mut s = junk();
         let r = secmail_cert_emails_json(cert, &mut s);
-        let emails = take_string("secmail_cert_emails_json", ok("secmail_cert_emails_json", r), s);
+        let emails = take_string(
+            "secmail_cert_emails_json",
+            ok("secmail_cert_emails_json", r),
+            s,
+        );
         assert!(emails.is_some_and(|j| j.starts_with('[')));
         let mut secret = true;
         let r = secmail_cert_has_secret(cert, &mut secret);
         assert!(ok("secmail_cert_has_secret", r));
 
         let mut public = junk();
-        let good = ok("secmail_cert_to_public", secmail_cert_to_public(cert, &mut public));
+        let good = ok(
+            "secmail_cert_to_public",
+            secmail_cert_to_public(cert, &mut public),
+        );
         check_handle("secmail_cert_to_public", good, public);
         assert_eq!(fingerprint(public), fpr);
         let mut flag = false;
         assert!(ok("has_secret", secmail_cert_has_secret(public, &mut flag)) && !flag);
         for flags in [0, SECMAIL_PGP_ARMOR] {
             let mut out = junk_buffer();
-            let good = ok("secmail_cert_export", secmail_cert_export(cert, flags, &mut out));
+            let good = ok(
+                "secmail_cert_export",
+                secmail_cert_export(cert, flags, &mut out),
+            );
             let bytes = take_buffer("secmail_cert_export", good, out);
             if good {
                 reimport(&bytes, &fpr, false);
@@ -110,7 +146,10 @@ fn import(body: &[u8]) {
                     reimport(&bytes, &fpr, true);
                 }
             } else {
-                assert_eq!(r, SECMAIL_ERR_MISUSE, "exported secrets of a public certificate");
+                assert_eq!(
+                    r, SECMAIL_ERR_MISUSE,
+                    "exported secrets of a public certificate"
+                );
             }
         }
         secmail_cert_free(public);
@@ -118,18 +157,82 @@ fn import(body: &[u8]) {
     }
 }
 
+/// The same bytes into a certificate store (which takes any number of certificates): the
+/// count it reports, its length, and the look-ups by fingerprint and by address.
+fn store_import(body: &[u8], one_cert: bool) {
+    let (p, n) = arg(body);
+    let mut store = junk();
+    // SAFETY (whole block): `p, n` is `body`; `store` is live until freed at the end; the
+    // out-pointers are locals.
+    unsafe {
+        assert!(ok(
+            "secmail_certstore_new",
+            secmail_certstore_new(&mut store)
+        ));
+        let mut count = usize::MAX;
+        let good = ok(
+            "secmail_certstore_import",
+            secmail_certstore_import(store, p, n, &mut count),
+        );
+        if !good {
+            assert_eq!(
+                count, 0,
+                "secmail_certstore_import: failed but left a count"
+            );
+        }
+        let mut len = usize::MAX;
+        assert!(ok(
+            "secmail_certstore_len",
+            secmail_certstore_len(store, &mut len)
+        ));
+        if good {
+            // Copies of one certificate merge; no certificate comes from nowhere.
+            assert!(
+                len <= count && (count == 0) == (len == 0),
+                "{count} imported, {len} kept"
+            );
+            if one_cert {
+                assert_eq!(count, 1, "one certificate, but the store imported {count}");
+            }
+        }
+        let mut found = junk();
+        let r = secmail_certstore_recipient(store, FROM.as_ptr(), &mut found);
+        let good = ok("secmail_certstore_recipient", r);
+        check_handle("secmail_certstore_recipient", good, found);
+        if good {
+            let fpr = fingerprint(found);
+            let fpr = std::ffi::CString::new(fpr).unwrap_or_default();
+            let mut again = junk();
+            let r = secmail_certstore_get(store, fpr.as_ptr(), &mut again);
+            assert!(
+                ok("secmail_certstore_get", r),
+                "the recipient's fingerprint is not in the store"
+            );
+            secmail_cert_free(again);
+            secmail_cert_free(found);
+        }
+        secmail_certstore_free(store);
+    }
+}
+
 fn fingerprint(cert: *const secmail_cert_t) -> String {
     let mut s = junk();
     // SAFETY: `cert` is a live certificate; `s` is a local.
     let r = unsafe { secmail_cert_fingerprint(cert, &mut s) };
-    let fpr = take_string("secmail_cert_fingerprint", ok("secmail_cert_fingerprint", r), s);
+    let fpr = take_string(
+        "secmail_cert_fingerprint",
+        ok("secmail_cert_fingerprint", r),
+        s,
+    );
     fpr.unwrap_or_default()
 }
 
 fn reimport(bytes: &[u8], fpr: &str, secret: bool) {
     let mut again = junk();
     // SAFETY: `bytes` is readable; `again` is a local, freed below.
-    let good = ok("re-import", unsafe { secmail_cert_from_bytes(bytes.as_ptr(), bytes.len(), &mut again) });
+    let good = ok("re-import", unsafe {
+        secmail_cert_from_bytes(bytes.as_ptr(), bytes.len(), &mut again)
+    });
     assert!(good, "an exported certificate does not import again");
     assert_eq!(fingerprint(again), fpr, "export changed the certificate");
     let mut has = !secret;
@@ -151,13 +254,20 @@ fn decrypt(f: &Fixture, body: &[u8]) {
     let flags = consume_verdict("secmail_pgp_decrypt", good, verdict);
 
     let mut sverdict = junk();
-    let (good_stream, streamed) = with_memory_streams("secmail_pgp_decrypt_stream", body, |i, o| {
-        // SAFETY: live handles from `with_memory_streams`, live options, a local out-pointer.
-        unsafe { secmail_pgp_decrypt_stream(i, f.options, o, &mut sverdict) }
-    });
+    let (good_stream, streamed) =
+        with_memory_streams("secmail_pgp_decrypt_stream", body, |i, o| {
+            // SAFETY: live handles from `with_memory_streams`, live options, a local out-pointer.
+            unsafe { secmail_pgp_decrypt_stream(i, f.options, o, &mut sverdict) }
+        });
     let sflags = consume_verdict("secmail_pgp_decrypt_stream", good_stream, sverdict);
-    assert_eq!(good, good_stream, "one-shot and streaming decryption disagree ({r})");
-    assert!(plain == streamed, "one-shot and streaming plaintexts differ");
+    assert_eq!(
+        good, good_stream,
+        "one-shot and streaming decryption disagree ({r})"
+    );
+    assert!(
+        plain == streamed,
+        "one-shot and streaming plaintexts differ"
+    );
     assert_eq!(flags, sflags, "one-shot and streaming verdicts differ");
 }
 
@@ -167,7 +277,15 @@ fn verify(f: &Fixture, body: &[u8]) {
     let (mut out, mut verdict) = (junk_buffer(), junk());
     // SAFETY: `p, n` is `body`; one live certificate; out-pointers are locals.
     let r = unsafe {
-        secmail_pgp_verify(p, n, certs.as_ptr(), certs.len(), FROM.as_ptr(), &mut out, &mut verdict)
+        secmail_pgp_verify(
+            p,
+            n,
+            certs.as_ptr(),
+            certs.len(),
+            FROM.as_ptr(),
+            &mut out,
+            &mut verdict,
+        )
     };
     let good = ok("secmail_pgp_verify", r);
     take_buffer("secmail_pgp_verify", good, out);
@@ -186,10 +304,52 @@ fn verify_detached(f: &Fixture, body: &[u8]) {
     let mut verdict = junk();
     // SAFETY: both byte ranges are readable; one live certificate; a local out-pointer.
     let r = unsafe {
-        secmail_pgp_verify_detached(dp, dn, sp, sn, certs.as_ptr(), certs.len(), std::ptr::null(), &mut verdict)
+        secmail_pgp_verify_detached(
+            dp,
+            dn,
+            sp,
+            sn,
+            certs.as_ptr(),
+            certs.len(),
+            std::ptr::null(),
+            &mut verdict,
+        )
     };
     let good = ok("secmail_pgp_verify_detached", r);
-    consume_verdict("secmail_pgp_verify_detached", good, verdict);
+    let flags = consume_verdict("secmail_pgp_verify_detached", good, verdict);
+
+    let (mut input, mut sverdict) = (junk(), junk());
+    // SAFETY: `dp, dn` and `sp, sn` are readable; one live certificate; local out-pointers;
+    // the input is freed once.
+    let (good_stream, sflags) = unsafe {
+        assert!(ok(
+            "secmail_input_from_memory",
+            secmail_input_from_memory(dp, dn, &mut input)
+        ));
+        let r = secmail_pgp_verify_detached_stream(
+            input,
+            sp,
+            sn,
+            certs.as_ptr(),
+            certs.len(),
+            std::ptr::null(),
+            &mut sverdict,
+        );
+        secmail_input_free(input);
+        let good = ok("secmail_pgp_verify_detached_stream", r);
+        (
+            good,
+            consume_verdict("secmail_pgp_verify_detached_stream", good, sverdict),
+        )
+    };
+    assert_eq!(
+        good, good_stream,
+        "one-shot and streaming detached verification disagree"
+    );
+    assert_eq!(
+        flags, sflags,
+        "one-shot and streaming detached verdicts differ"
+    );
 }
 
 fn decrypt_mail(f: &Fixture, body: &[u8]) {
@@ -219,16 +379,52 @@ fn autocrypt_read(body: &[u8]) {
     let r = unsafe { secmail_autocrypt_read(p, n, &mut addr, &mut mutual, &mut cert) };
     let good = ok("secmail_autocrypt_read", r);
     if !good {
-        assert!(!mutual, "secmail_autocrypt_read: failed but left prefer_mutual set");
+        assert!(
+            !mutual,
+            "secmail_autocrypt_read: failed but left prefer_mutual set"
+        );
     }
     let addr = take_string("secmail_autocrypt_read", good, addr);
     if good {
         // Both or neither: a header was found, or there was none.
-        assert_eq!(addr.is_some(), !cert.is_null(), "address without certificate or back");
+        assert_eq!(
+            addr.is_some(),
+            !cert.is_null(),
+            "address without certificate or back"
+        );
     } else {
-        assert!(cert.is_null(), "secmail_autocrypt_read: failed but left a certificate");
+        assert!(
+            cert.is_null(),
+            "secmail_autocrypt_read: failed but left a certificate"
+        );
     }
     if !cert.is_null() {
+        fingerprint(cert);
+        // SAFETY: a live certificate returned above, freed once.
+        unsafe { secmail_cert_free(cert) };
+    }
+}
+
+/// An `Autocrypt:` header value (a C string: the bytes up to the first NUL).
+fn autocrypt_parse(body: &[u8]) {
+    let end = body.iter().position(|&b| b == 0).unwrap_or(body.len());
+    let Ok(value) = std::ffi::CString::new(&body[..end]) else {
+        return;
+    };
+    let (mut addr, mut mutual, mut cert) = (junk(), true, junk());
+    // SAFETY: a NUL-terminated string; local out-pointers.
+    let r = unsafe { secmail_autocrypt_parse(value.as_ptr(), &mut addr, &mut mutual, &mut cert) };
+    let good = ok("secmail_autocrypt_parse", r);
+    if !good {
+        assert!(
+            !mutual,
+            "secmail_autocrypt_parse: failed but left prefer_mutual set"
+        );
+    }
+    let addr = take_string("secmail_autocrypt_parse", good, addr);
+    assert_eq!(addr.is_some(), good);
+    check_handle("secmail_autocrypt_parse", good, cert);
+    if good {
         fingerprint(cert);
         // SAFETY: a live certificate returned above, freed once.
         unsafe { secmail_cert_free(cert) };

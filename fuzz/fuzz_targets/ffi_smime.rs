@@ -33,9 +33,18 @@ fn make_fixture() -> Fixture {
     let (mut ca, mut cert, mut key) = (junk(), junk(), junk());
     // SAFETY: the fixture bytes are readable; the out-pointers are locals.
     unsafe {
-        assert!(ok("ca", secmail_smime_cert_from_bytes(CA.as_ptr(), CA.len(), &mut ca)));
-        assert!(ok("cert", secmail_smime_cert_from_bytes(CERT.as_ptr(), CERT.len(), &mut cert)));
-        assert!(ok("key", secmail_smime_key_from_bytes(KEY.as_ptr(), KEY.len(), &mut key)));
+        assert!(ok(
+            "ca",
+            secmail_smime_cert_from_bytes(CA.as_ptr(), CA.len(), &mut ca)
+        ));
+        assert!(ok(
+            "cert",
+            secmail_smime_cert_from_bytes(CERT.as_ptr(), CERT.len(), &mut cert)
+        ));
+        assert!(ok(
+            "key",
+            secmail_smime_key_from_bytes(KEY.as_ptr(), KEY.len(), &mut key)
+        ));
     }
     Fixture { ca, cert, key }
 }
@@ -57,36 +66,56 @@ fn pem_of_cert(cert: *const secmail_smime_cert_t) -> String {
     let mut pem = junk();
     // SAFETY: a live certificate; a local out-pointer.
     let r = unsafe { secmail_smime_cert_to_pem(cert, &mut pem) };
-    take_string("secmail_smime_cert_to_pem", ok("secmail_smime_cert_to_pem", r), pem)
-        .unwrap_or_default()
+    take_string(
+        "secmail_smime_cert_to_pem",
+        ok("secmail_smime_cert_to_pem", r),
+        pem,
+    )
+    .unwrap_or_default()
 }
 
 fn fingerprint(cert: *const secmail_smime_cert_t) -> String {
     let mut s = junk();
     // SAFETY: a live certificate; a local out-pointer.
     let r = unsafe { secmail_smime_cert_fingerprint(cert, &mut s) };
-    take_string("secmail_smime_cert_fingerprint", ok("secmail_smime_cert_fingerprint", r), s)
-        .unwrap_or_default()
+    take_string(
+        "secmail_smime_cert_fingerprint",
+        ok("secmail_smime_cert_fingerprint", r),
+        s,
+    )
+    .unwrap_or_default()
 }
 
 fn certificate(body: &[u8]) {
     let (p, n) = arg(body);
     let mut cert = junk();
     // SAFETY: `p, n` is `body`; a local out-pointer.
-    let good = ok("secmail_smime_cert_from_bytes", unsafe { secmail_smime_cert_from_bytes(p, n, &mut cert) });
+    let good = ok("secmail_smime_cert_from_bytes", unsafe {
+        secmail_smime_cert_from_bytes(p, n, &mut cert)
+    });
     check_handle("secmail_smime_cert_from_bytes", good, cert);
     if !good {
         return;
     }
     let fpr = fingerprint(cert);
     let pem = pem_of_cert(cert);
-    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "certificate PEM: {pem}");
+    assert!(
+        pem.starts_with("-----BEGIN CERTIFICATE-----"),
+        "certificate PEM: {pem}"
+    );
     let mut again = junk();
     // SAFETY: the PEM is readable; a local out-pointer; both handles freed once.
     unsafe {
         let r = secmail_smime_cert_from_bytes(pem.as_ptr(), pem.len(), &mut again);
-        assert!(ok("re-read", r), "the certificate's own PEM does not read back");
-        assert_eq!(fingerprint(again), fpr, "PEM round trip changed the certificate");
+        assert!(
+            ok("re-read", r),
+            "the certificate's own PEM does not read back"
+        );
+        assert_eq!(
+            fingerprint(again),
+            fpr,
+            "PEM round trip changed the certificate"
+        );
         secmail_smime_cert_free(again);
         secmail_smime_cert_free(cert);
     }
@@ -96,7 +125,9 @@ fn key(body: &[u8]) {
     let (p, n) = arg(body);
     let mut key = junk();
     // SAFETY: `p, n` is `body`; a local out-pointer.
-    let good = ok("secmail_smime_key_from_bytes", unsafe { secmail_smime_key_from_bytes(p, n, &mut key) });
+    let good = ok("secmail_smime_key_from_bytes", unsafe {
+        secmail_smime_key_from_bytes(p, n, &mut key)
+    });
     check_handle("secmail_smime_key_from_bytes", good, key);
     if !good {
         return;
@@ -105,16 +136,31 @@ fn key(body: &[u8]) {
     // SAFETY: a live key; local out-pointers; both handles freed once.
     unsafe {
         let r = secmail_smime_key_to_pem(key, &mut pem);
-        let pem = take_string("secmail_smime_key_to_pem", ok("secmail_smime_key_to_pem", r), pem)
-            .unwrap_or_default();
+        let pem = take_string(
+            "secmail_smime_key_to_pem",
+            ok("secmail_smime_key_to_pem", r),
+            pem,
+        )
+        .unwrap_or_default();
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "key PEM");
         let mut again = junk();
         let r = secmail_smime_key_from_bytes(pem.as_ptr(), pem.len(), &mut again);
-        assert!(ok("re-read", r), "the key's own PKCS#8 PEM does not read back");
+        assert!(
+            ok("re-read", r),
+            "the key's own PKCS#8 PEM does not read back"
+        );
         let mut pem2 = junk();
         let r = secmail_smime_key_to_pem(again, &mut pem2);
-        let pem2 = take_string("secmail_smime_key_to_pem", ok("secmail_smime_key_to_pem", r), pem2);
-        assert_eq!(pem2.as_deref(), Some(pem.as_str()), "PKCS#8 round trip changed the key");
+        let pem2 = take_string(
+            "secmail_smime_key_to_pem",
+            ok("secmail_smime_key_to_pem", r),
+            pem2,
+        );
+        assert_eq!(
+            pem2.as_deref(),
+            Some(pem.as_str()),
+            "PKCS#8 round trip changed the key"
+        );
         secmail_smime_key_free(again);
         secmail_smime_key_free(key);
     }
@@ -131,12 +177,25 @@ fn read(f: &Fixture, body: &[u8], decrypt: bool, strict: bool) {
     let (mut out, mut verdict) = (junk_buffer(), junk());
     // SAFETY: `p, n` is `body`; live (or NULL) handles; one live anchor; local out-pointers.
     let r = unsafe {
-        secmail_smime_read_message(p, n, cert, key, anchors.as_ptr(), anchors.len(), strict, &mut out, &mut verdict)
+        secmail_smime_read_message(
+            p,
+            n,
+            cert,
+            key,
+            anchors.as_ptr(),
+            anchors.len(),
+            strict,
+            &mut out,
+            &mut verdict,
+        )
     };
     let good = ok("secmail_smime_read_message", r);
     take_buffer("secmail_smime_read_message", good, out);
     let flags = consume_verdict("secmail_smime_read_message", good, verdict);
     if good && strict {
-        assert!(flags & SECMAIL_VERDICT_SIGNED_BY_SENDER != 0, "strict read without a sender's signature");
+        assert!(
+            flags & SECMAIL_VERDICT_SIGNED_BY_SENDER != 0,
+            "strict read without a sender's signature"
+        );
     }
 }
