@@ -131,9 +131,18 @@ pub fn check_handle<T>(what: &str, succeeded: bool, h: *mut T) {
 
 /// Reads everything a verdict offers through its accessors, then frees it. Returns the flags.
 pub fn consume_verdict(what: &str, succeeded: bool, v: *mut secmail_verdict_t) -> u32 {
+    consume_verdict_parts(what, succeeded, v).0
+}
+
+/// As [`consume_verdict`], and also returns the number of parts the verdict describes.
+pub fn consume_verdict_parts(
+    what: &str,
+    succeeded: bool,
+    v: *mut secmail_verdict_t,
+) -> (u32, usize) {
     check_handle(what, succeeded, v);
     if v.is_null() {
-        return 0;
+        return (0, 0);
     }
     let verdict = v.cast_const();
     // SAFETY (whole block): `verdict` is a live verdict made by the library; every
@@ -192,7 +201,7 @@ pub fn consume_verdict(what: &str, succeeded: bool, v: *mut secmail_verdict_t) -
             take_string("secmail_verdict_signature", good, fpr);
         }
         secmail_verdict_free(v);
-        flags
+        (flags, parts)
     }
 }
 

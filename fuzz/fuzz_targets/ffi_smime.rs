@@ -1,9 +1,11 @@
-//! The C ABI's byte-taking S/MIME entry points, chosen by the first byte (modulo 4): read a
+//! The C ABI's byte-taking S/MIME entry points, chosen by the first byte (modulo 5): read a
 //! certificate (then write it as PEM, which must read back as the same certificate), read a
 //! private key (likewise), read a message decrypting with the fixed identity of the
 //! `smime_decrypt` target (secmail-smime/fuzz-fixture/) and verifying against its CA, and read
-//! a message strictly (verify only, a good trusted signature required). The ABI contract is
-//! checked by `ffi_common`.
+//! a message strictly (verify only, a good trusted signature required), and protect a message
+//! (sign detached, sign opaque, encrypt, sign-then-encrypt, to and from the fixed identity),
+//! which must then read back as signed and/or encrypted. The ABI contract is checked by
+//! `ffi_common`.
 #![no_main]
 
 mod ffi_common;
@@ -54,11 +56,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let f = fixture();
-    match selector % 4 {
+    match selector % 5 {
         0 => certificate(body),
         1 => key(body),
-        2 => read(f, body, true, false),
-        _ => read(f, body, false, true),
+        2 => drop(read(f, body, true, false)),
+        3 => drop(read(f, body, false, true)),
+        _ => protect(f, body),
     }
 });
 
@@ -166,7 +169,87 @@ fn key(body: &[u8]) {
     }
 }
 
-fn read(f: &Fixture, body: &[u8], decrypt: bool, strict: bool) {
+/// Reads what the writers made of `body` (a message from anyone): whatever they accept must
+/// read back, with the protection they applied.
+fn protect(f: &Fixture, body: &[u8]) {
+    let (p, n) = arg(body);
+    let me = [f.cert.cast_const()];
+    let (cert, key) = (f.cert.cast_const(), f.key.cast_const());
+    let mut made = Vec::new();
+    // SAFETY (whole block): `p, n` is `body`; live handles; an array of one live certificate;
+    // local out-pointers.
+    unsafe {
+        for flags in [0, SECMAIL_SMIME_OPAQUE] {
+            let mut out = junk_buffer();
+            let r =
+                secmail_smime_sign_message(p, n, cert, key, std::ptr::null(), 0, flags, &mut out);
+            let good = ok("secmail_smime_sign_message", r);
+            made.push((
+                take_buffer("secmail_smime_sign_message", good, out),
+                SECMAIL_VERDICT_FULLY_SIGNED,
+            ));
+        }
+        let mut out = junk_buffer();
+        let r = secmail_smime_encrypt_message(p, n, me.as_ptr(), me.len(), &mut out);
+        let good = ok("secmail_smime_encrypt_message", r);
+        made.push((
+            take_buffer("secmail_smime_encrypt_message", good, out),
+            SECMAIL_VERDICT_FULLY_ENCRYPTED,
+        ));
+        let mut out = junk_buffer();
+        let r =
+            secmail_smime_sign_encrypt_message(p, n, cert, key, me.as_ptr(), me.len(), &mut out);
+        let good = ok("secmail_smime_sign_encrypt_message", r);
+        made.push((
+            take_buffer("secmail_smime_sign_encrypt_message", good, out),
+            SECMAIL_VERDICT_FULLY_SIGNED | SECMAIL_VERDICT_FULLY_ENCRYPTED,
+        ));
+    }
+    // The writers wrap content that is itself signed or encrypted (or says it is) as they
+    // wrap anything, and the reader then opens those inner layers too, where a malformed one
+    // fails the whole read (fuzz/known-crashes/README.md: "S/MIME writers wrap what the
+    // reader refuses"). Reading back is required of all other content.
+    if claims_protection(body) {
+        return;
+    }
+    for (message, want) in made {
+        if message.is_empty() {
+            continue; // the writer refused the input
+        }
+        let (flags, parts) = read(f, &message, true, false).unwrap_or_else(|| {
+            panic!("secmail_smime_read_message: cannot read what the writer made")
+        });
+        // A multipart with no leaf part (`Content-Type: multipart` alone, found by this
+        // target) reads back with a good signature but a verdict of no parts, which claims
+        // nothing: "fully" signed or encrypted is never said of zero parts.
+        if parts > 0 {
+            assert_eq!(
+                flags & want,
+                want,
+                "read back without the protection applied"
+            );
+        } else {
+            assert_eq!(flags & want, 0, "a verdict of no parts claims protection");
+        }
+    }
+}
+
+/// Whether any part of `body`, parsed as a message, is typed as signed or encrypted content.
+fn claims_protection(body: &[u8]) -> bool {
+    let Ok(msg) = secmail_core::mime::Message::parse(body.to_vec()) else {
+        return false;
+    };
+    msg.parts().any(|p| {
+        let t = p.content_type().mime_type().to_ascii_lowercase();
+        t.starts_with("multipart/signed")
+            || t.starts_with("multipart/encrypted")
+            || t.contains("pkcs7-mime")
+            || t.contains("pkcs7-signature")
+    })
+}
+
+/// Reads a message; on success, the verdict's flags and its number of parts.
+fn read(f: &Fixture, body: &[u8], decrypt: bool, strict: bool) -> Option<(u32, usize)> {
     let (p, n) = arg(body);
     let anchors = [f.ca.cast_const()];
     let (cert, key) = if decrypt {
@@ -191,11 +274,12 @@ fn read(f: &Fixture, body: &[u8], decrypt: bool, strict: bool) {
     };
     let good = ok("secmail_smime_read_message", r);
     take_buffer("secmail_smime_read_message", good, out);
-    let flags = consume_verdict("secmail_smime_read_message", good, verdict);
+    let (flags, parts) = consume_verdict_parts("secmail_smime_read_message", good, verdict);
     if good && strict {
         assert!(
             flags & SECMAIL_VERDICT_SIGNED_BY_SENDER != 0,
             "strict read without a sender's signature"
         );
     }
+    good.then_some((flags, parts))
 }
