@@ -1,8 +1,9 @@
-//! The C ABI's byte-taking OpenPGP entry points, chosen by the first byte (modulo 8): import
+//! The C ABI's byte-taking OpenPGP entry points, chosen by the first byte (modulo 9): import
 //! a certificate or key (then read, export and re-import it, and import it into a certificate
 //! store), decrypt (one-shot against streaming, which must agree byte for byte), verify
 //! inline, verify detached (one-shot against streaming), decrypt and verify PGP/MIME, read an
-//! Autocrypt header from a message, parse an Autocrypt header value. The fixed key is the `pgp_decrypt` target's
+//! Autocrypt header from a message, parse an Autocrypt header value, and protect a message
+//! (PGP/MIME sign, encrypt-and-sign, to and from the fixed key), which must read back. The fixed key is the `pgp_decrypt` target's
 //! (secmail-pgp/src/fuzz-key.asc), used to decrypt and to verify; messages may also be
 //! encrypted with the password `password`. The ABI contract is checked by `ffi_common`.
 #![no_main]
@@ -21,6 +22,7 @@ const FROM: &std::ffi::CStr = c"fuzz@example.org";
 struct Fixture {
     key: *mut secmail_cert_t,
     options: *mut secmail_pgp_decrypt_options_t,
+    signer: *mut secmail_pgp_signer_t,
 }
 
 fn fixture() -> &'static Fixture {
@@ -31,7 +33,7 @@ fn fixture() -> &'static Fixture {
 }
 
 fn make_fixture() -> Fixture {
-    let (mut key, mut options) = (junk(), junk());
+    let (mut key, mut options, mut signer) = (junk(), junk(), junk());
     // SAFETY: the key bytes are readable; every out-pointer is a local or the fixture's.
     unsafe {
         assert!(ok(
@@ -62,7 +64,16 @@ fn make_fixture() -> Fixture {
             secmail_pgp_decrypt_options_set_from(options, FROM.as_ptr())
         ));
     }
-    Fixture { key, options }
+    // SAFETY: a live, unprotected key; a local out-pointer.
+    unsafe {
+        let r = secmail_pgp_signer_new(key, std::ptr::null(), 0, &mut signer);
+        assert!(ok("signer", r));
+    }
+    Fixture {
+        key,
+        options,
+        signer,
+    }
 }
 
 libfuzzer_sys::fuzz_target!(init: known_crashes::tolerate_known_panics(), |data: &[u8]| {
@@ -70,7 +81,7 @@ libfuzzer_sys::fuzz_target!(init: known_crashes::tolerate_known_panics(), |data:
         return;
     };
     let f = fixture();
-    match selector % 8 {
+    match selector % 9 {
         0 => import(body),
         1 => decrypt(f, body),
         2 => verify(f, body),
@@ -78,7 +89,8 @@ libfuzzer_sys::fuzz_target!(init: known_crashes::tolerate_known_panics(), |data:
         4 => decrypt_mail(f, body),
         5 => verify_mail(f, body),
         6 => autocrypt_read(body),
-        _ => autocrypt_parse(body),
+        7 => autocrypt_parse(body),
+        _ => protect_mail(f, body),
     }
 });
 
@@ -429,4 +441,80 @@ fn autocrypt_parse(body: &[u8]) {
         // SAFETY: a live certificate returned above, freed once.
         unsafe { secmail_cert_free(cert) };
     }
+}
+
+/// Signs and encrypts-and-signs `body` (a message from anyone) as PGP/MIME with the fixed
+/// key: whatever the writers accept must read back, with the protection they applied.
+fn protect_mail(f: &Fixture, body: &[u8]) {
+    let (p, n) = arg(body);
+    let me = [f.key.cast_const()];
+    // SAFETY (whole block): `p, n` is `body`; live key, signer and options; local out-pointers.
+    let (signed, sealed) = unsafe {
+        let mut out = junk_buffer();
+        let r = secmail_pgp_sign_mail(p, n, f.signer, &mut out);
+        let good = ok("secmail_pgp_sign_mail", r);
+        let signed = take_buffer("secmail_pgp_sign_mail", good, out);
+        let mut out = junk_buffer();
+        let r = secmail_pgp_encrypt_mail(p, n, me.as_ptr(), me.len(), f.signer, &mut out);
+        let good = ok("secmail_pgp_encrypt_mail", r);
+        (signed, take_buffer("secmail_pgp_encrypt_mail", good, out))
+    };
+    // Content that is itself signed or encrypted is opened by the readers too, where a
+    // malformed inner layer may fail the read (see ffi_smime and fuzz/known-crashes/README.md).
+    if claims_protection(body) {
+        return;
+    }
+    if !signed.is_empty() {
+        let (sp, sn) = arg(&signed);
+        let mut verdict = junk();
+        // SAFETY: `signed` is readable; one live certificate; a local out-pointer.
+        let r = unsafe { secmail_pgp_verify_mail(sp, sn, me.as_ptr(), me.len(), &mut verdict) };
+        let good = ok("secmail_pgp_verify_mail", r);
+        let (flags, parts) = consume_verdict_parts("secmail_pgp_verify_mail", good, verdict);
+        assert!(
+            good,
+            "secmail_pgp_verify_mail: cannot read what secmail_pgp_sign_mail made"
+        );
+        if parts > 0 {
+            assert!(
+                flags & SECMAIL_VERDICT_FULLY_SIGNED != 0,
+                "signed mail reads as not signed"
+            );
+        }
+    }
+    if !sealed.is_empty() {
+        let (sp, sn) = arg(&sealed);
+        let (mut out, mut verdict) = (junk_buffer(), junk());
+        // SAFETY: `sealed` is readable; live options; local out-pointers.
+        let r = unsafe { secmail_pgp_decrypt_mail(sp, sn, f.options, &mut out, &mut verdict) };
+        let good = ok("secmail_pgp_decrypt_mail", r);
+        take_buffer("secmail_pgp_decrypt_mail", good, out);
+        let (flags, parts) = consume_verdict_parts("secmail_pgp_decrypt_mail", good, verdict);
+        assert!(
+            good,
+            "secmail_pgp_decrypt_mail: cannot read what secmail_pgp_encrypt_mail made"
+        );
+        let want = SECMAIL_VERDICT_FULLY_ENCRYPTED | SECMAIL_VERDICT_FULLY_SIGNED;
+        if parts > 0 {
+            assert_eq!(
+                flags & want,
+                want,
+                "encrypted and signed mail reads back without both"
+            );
+        }
+    }
+}
+
+/// Whether any part of `body`, parsed as a message, is typed as signed or encrypted content.
+fn claims_protection(body: &[u8]) -> bool {
+    let Ok(msg) = secmail_core::mime::Message::parse(body.to_vec()) else {
+        return false;
+    };
+    msg.parts().any(|p| {
+        let t = p.content_type().mime_type().to_ascii_lowercase();
+        t.starts_with("multipart/signed")
+            || t.starts_with("multipart/encrypted")
+            || t.contains("pkcs7")
+            || t.contains("pgp")
+    })
 }
