@@ -205,10 +205,11 @@ fn protect(f: &Fixture, body: &[u8]) {
             SECMAIL_VERDICT_FULLY_SIGNED | SECMAIL_VERDICT_FULLY_ENCRYPTED,
         ));
     }
-    // The writers wrap content that is itself signed or encrypted (or says it is) as they
-    // wrap anything, and the reader then opens those inner layers too, where a malformed one
-    // fails the whole read (fuzz/known-crashes/README.md: "S/MIME writers wrap what the
-    // reader refuses"). Reading back is required of all other content.
+    // The writers wrap content that is itself S/MIME signed or encrypted (or says it is) as
+    // they wrap anything, and the reader then opens those inner layers too, where a malformed
+    // one fails the whole read, by design. Reading back is required of all other content,
+    // including a multipart/signed of another protocol or of none (fuzz/known-crashes/
+    // README.md: "S/MIME writers wrap what the reader refuses", fixed).
     if claims_protection(body) {
         return;
     }
@@ -234,15 +235,18 @@ fn protect(f: &Fixture, body: &[u8]) {
     }
 }
 
-/// Whether any part of `body`, parsed as a message, is typed as signed or encrypted content.
+/// Whether any part of `body`, parsed as a message, is typed as S/MIME signed or encrypted
+/// content (an S/MIME layer the reader opens). A `multipart/signed` of another protocol, or of
+/// none, is content the reader must give back (fixed after this target found it).
 fn claims_protection(body: &[u8]) -> bool {
     let Ok(msg) = secmail_core::mime::Message::parse(body.to_vec()) else {
         return false;
     };
     msg.parts().any(|p| {
-        let t = p.content_type().mime_type().to_ascii_lowercase();
-        t.starts_with("multipart/signed")
-            || t.starts_with("multipart/encrypted")
+        let ct = p.content_type();
+        let t = ct.mime_type().to_ascii_lowercase();
+        let protocol = ct.param("protocol").unwrap_or_default().to_ascii_lowercase();
+        (t.starts_with("multipart/signed") && protocol.contains("pkcs7"))
             || t.contains("pkcs7-mime")
             || t.contains("pkcs7-signature")
     })

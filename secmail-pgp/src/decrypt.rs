@@ -360,11 +360,22 @@ impl DecryptionHelper for Helper {
                 }
             }
         }
+        // Every password tried on a SKESK is one run of its S2K, whose cost the sender chose:
+        // up to 65,011,712 bytes hashed (about 0.2 s here) or an Argon2 run within core's
+        // limits, per 15-byte packet. A message may carry thousands of packets, so the runs
+        // per message are budgeted; a message that needs more cannot be opened by password.
+        let mut budget = MAX_S2K_RUNS;
         for skesk in skesks {
             if !self.passwords.is_empty() && !s2k_within_limits(skesk) {
                 continue;
             }
             for pw in &self.passwords {
+                if budget == 0 {
+                    return Err(anyhow::anyhow!(
+                        "the message asks for more than {MAX_S2K_RUNS} password derivations"
+                    ));
+                }
+                budget -= 1;
                 if let Ok((algo, sk)) = skesk.decrypt(pw)
                     && decrypt(algo, &sk)
                 {
@@ -377,6 +388,11 @@ impl DecryptionHelper for Helper {
         Err(anyhow::anyhow!("no key or password opens the message"))
     }
 }
+
+/// How many S2K runs (password × password packet) one message may cost. A sender encrypting
+/// to several passwords writes one SKESK for each; eight covers any real message tried with a
+/// few passwords, and bounds an attacker's packets to about eight maximal S2K runs.
+pub const MAX_S2K_RUNS: usize = 8;
 
 /// Whether a password packet's Argon2 parameters (chosen by the sender, who may be an
 /// attacker) stay within core's [`Limits`](secmail_core::Limits) for passphrase

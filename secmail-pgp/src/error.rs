@@ -45,7 +45,8 @@ pub enum Error {
         /// The key's fingerprint (hex).
         fingerprint: String,
     },
-    /// No key or passphrase that was given opens this message.
+    /// No key or passphrase that was given opens this message (also: trying the passwords
+    /// would cost more than [`MAX_S2K_RUNS`](crate::MAX_S2K_RUNS) S2K runs).
     #[error("cannot decrypt: none of the keys or passphrases given opens this message")]
     CannotDecrypt,
     /// The message is encrypted without integrity protection (a Symmetrically Encrypted Data

@@ -351,3 +351,37 @@ fn large_messages_spool_to_disk_and_release_nothing_on_failure() {
         assert!(out.is_empty());
     }
 }
+
+/// Found by the `ffi_pgp` fuzz target (fuzz/known-crashes/README.md, "the S2K work a password
+/// message can demand"): every password was tried on every SKESK, each an S2K run the sender
+/// sized. The runs per message are now budgeted: a real SKESK behind `MAX_S2K_RUNS - 1` junk
+/// ones still opens; behind `MAX_S2K_RUNS` of them it is refused, typed, with nothing released.
+#[test]
+fn password_derivations_per_message_are_budgeted() {
+    let ct = encrypt(
+        b"hi",
+        &EncryptOptions::new()
+            .password("pw1".into())
+            .encoding(Encoding::Binary),
+    )
+    .unwrap();
+    // A v4 SKESK for AES-256 with iterated-and-salted S2K (SHA-256, the smallest count) and no
+    // encrypted session key: its S2K output is taken as the session key, which opens nothing.
+    let junk = |n: usize| -> Vec<u8> {
+        let mut m = Vec::new();
+        for i in 0..n {
+            m.extend_from_slice(&[0xc3, 13, 4, 9, 3, 8]);
+            m.extend_from_slice(&[i as u8; 8]);
+            m.push(0);
+        }
+        m.extend_from_slice(&ct);
+        m
+    };
+    let opts = DecryptOptions::new().password("pw1".into());
+    let (pt, _) = decrypt(&junk(MAX_S2K_RUNS - 1), &opts).unwrap();
+    assert_eq!(pt, b"hi");
+    assert!(matches!(
+        decrypt(&junk(MAX_S2K_RUNS), &opts),
+        Err(Error::CannotDecrypt)
+    ));
+}

@@ -225,6 +225,11 @@ pub(crate) fn add_signers(verdict: &mut Verdict, v: &Verified) {
     }
 }
 
+/// The `protocol` of an S/MIME `multipart/signed` (RFC 8551 §3.5.3; `x-` from older senders).
+pub(crate) fn is_smime_signature(protocol: &str) -> bool {
+    protocol == "application/pkcs7-signature" || protocol == "application/x-pkcs7-signature"
+}
+
 /// Reads a message: decrypts (when `opts.decrypt_with` is given) and verifies every S/MIME
 /// layer, and fills a [`Verdict`].
 pub fn read_message(message: &[u8], opts: &ReadOptions<'_>) -> Result<ReadMessage> {
@@ -261,13 +266,26 @@ pub fn read_message(message: &[u8], opts: &ReadOptions<'_>) -> Result<ReadMessag
             decrypted_with = Some(certs::fingerprint(cert));
             entity = d.content;
         } else if ct.is("multipart", "signed") {
-            let sp = SignedParts::of(root)?;
-            let proto = sp.protocol.trim().to_ascii_lowercase();
-            if proto != "application/pkcs7-signature" && proto != "application/x-pkcs7-signature" {
+            let proto = ct
+                .param("protocol")
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            if !is_smime_signature(&proto) {
+                // Inside a layer this message's S/MIME already authenticated (or decrypted),
+                // a multipart/signed of another protocol (PGP/MIME, or none at all) is content
+                // the sender put there: it is released as such, covered by the layers around
+                // it, and the verdict names no signature for it. At the top it is not an
+                // S/MIME message.
+                if encrypted || !verifications.is_empty() {
+                    inner = Some(part);
+                    break;
+                }
                 return Err(Error::Unsupported(format!(
-                    "multipart/signed with protocol {proto}"
+                    "multipart/signed with protocol {proto:?}"
                 )));
             }
+            let sp = SignedParts::of(root)?;
             let content = sp.signed_bytes();
             let v = verify(
                 sp.signature.body().bytes(),

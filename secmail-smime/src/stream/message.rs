@@ -384,10 +384,10 @@ impl InnerScan {
                 .unwrap_or_default()
                 .trim()
                 .to_ascii_lowercase();
-            if proto != "application/pkcs7-signature" && proto != "application/x-pkcs7-signature" {
-                return Err(Error::Unsupported(format!(
-                    "multipart/signed with protocol {proto}"
-                )));
+            if !crate::mime::is_smime_signature(&proto) {
+                // Inside the envelope, a multipart/signed of another protocol (or none) is
+                // content, as in `read_message`.
+                return Ok(Inner::Plain);
             }
             let boundary = ct
                 .param("boundary")
