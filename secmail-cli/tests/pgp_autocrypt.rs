@@ -277,3 +277,75 @@ fn damaged_state_fails_without_output() {
     );
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// (Not Autocrypt, but this branch's fix.) A v6 key made with a passphrase signs and decrypts
+/// with it through the command; without it, exit 1 and no output.
+#[test]
+fn v6_key_with_passphrase_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("pw"), "v6 secret\n").unwrap();
+    fs::write(d.join("msg"), "hello v6\n").unwrap();
+    ok(&secmail(
+        &[
+            "pgp",
+            "keygen",
+            "--userid",
+            "Six <six@example.org>",
+            "--profile",
+            "rfc9580",
+            "--passphrase-file",
+            "pw",
+            "--out",
+            "six.key",
+        ],
+        d,
+    ));
+    ok(&secmail(
+        &["pgp", "cert", "--in", "six.key", "--out", "six.cert"],
+        d,
+    ));
+    let o = secmail(
+        &[
+            "pgp", "sign", "--key", "six.key", "--in", "msg", "--out", "s",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!d.join("s").exists());
+    ok(&secmail(
+        &[
+            "pgp",
+            "encrypt",
+            "--to",
+            "six.cert",
+            "--sign-with",
+            "six.key",
+            "--key-passphrase-file",
+            "pw",
+            "--in",
+            "msg",
+            "--out",
+            "ct",
+        ],
+        d,
+    ));
+    ok(&secmail(
+        &[
+            "pgp",
+            "decrypt",
+            "--key",
+            "six.key",
+            "--passphrase-file",
+            "pw",
+            "--signer",
+            "six.cert",
+            "--in",
+            "ct",
+            "--out",
+            "back",
+        ],
+        d,
+    ));
+    assert_eq!(fs::read(d.join("back")).unwrap(), b"hello v6\n");
+}
