@@ -11,6 +11,7 @@ mod error;
 pub mod fuzz;
 mod keys;
 mod mime;
+mod padding;
 mod peers;
 mod policy;
 mod seal;
