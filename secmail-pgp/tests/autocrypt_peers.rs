@@ -597,3 +597,46 @@ fn bounds_and_damaged_files() {
     ));
     assert!(mem.is_empty());
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever is in a peer file, opening the directory is an error or a state, never
+        /// a panic.
+        #[test]
+        fn any_state_file(lines in proptest::collection::vec(
+            prop_oneof![
+                Just("secmail-autocrypt-peer 1".to_string()),
+                Just("addr a@b.c".to_string()),
+                "(last-seen|autocrypt-timestamp|gossip-timestamp) [0-9]{0,25}",
+                "prefer-encrypt [a-z]{0,12}",
+                "(public-key|gossip-key) [A-Za-z0-9+/=]{0,64}",
+                ".{0,40}",
+            ],
+            0..8,
+        )) {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("x.peer"), lines.join("\n")).unwrap();
+            let _ = AutocryptPeers::open(dir.path());
+        }
+
+        /// Any Autocrypt/Gossip value and Date in a received message: no panic, and a state
+        /// only ever for the From address.
+        #[test]
+        fn any_header(value in ".{0,200}", date in ".{0,40}") {
+            let m = format!(
+                "Autocrypt: {value}\r\nAutocrypt-Gossip: {value}\r\nFrom: a@b.c\r\n\
+                 To: d@e.f\r\nDate: {date}\r\n\r\nx\r\n"
+            );
+            let mut peers = AutocryptPeers::new();
+            let now = SystemTime::now();
+            let _ = peers.process_message(m.as_bytes(), now);
+            let _ = peers.process_gossip(m.as_bytes(), now);
+            prop_assert!(peers.iter().all(|(a, _)| a == "a@b.c" || a == "d@e.f"));
+        }
+    }
+}
