@@ -5,6 +5,7 @@ mod io;
 mod mime;
 mod passphrase;
 mod pgp;
+mod pgp_autocrypt;
 mod smime;
 mod store;
 mod transport;

@@ -49,6 +49,8 @@ pub enum Command {
     DecryptMail(DecryptMailArgs),
     /// Verify a PGP/MIME multipart/signed (or inline signed) message.
     VerifyMail(VerifyMailArgs),
+    #[command(flatten)]
+    Autocrypt(crate::pgp_autocrypt::Command),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -258,6 +260,7 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::SignMail(a) => sign_mail(a),
         Command::DecryptMail(a) => decrypt_mail(a),
         Command::VerifyMail(a) => verify_mail(a),
+        Command::Autocrypt(c) => crate::pgp_autocrypt::run(c),
     }
 }
 
@@ -691,5 +694,6 @@ pub fn demo_stage(n: usize, dir: &Path) -> Result<()> {
             "one byte flipped in the ciphertext: refused, no plaintext released ({e})"
         )),
     }
+    crate::pgp_autocrypt::demo_steps(dir, &alice.key)?;
     Ok(())
 }

@@ -45,7 +45,7 @@ pub struct AutocryptHeader {
     pub cert: Cert,
 }
 
-fn norm(addr: &str) -> String {
+pub(crate) fn norm(addr: &str) -> String {
     addr.trim()
         .trim_start_matches('<')
         .trim_end_matches('>')
@@ -188,9 +188,12 @@ pub fn parse_autocrypt(value: &str) -> Result<AutocryptHeader> {
 /// is the `From` address (Autocrypt Level 1 §2.3: otherwise it is ignored).
 pub fn read_autocrypt(message: &[u8]) -> Result<Option<AutocryptHeader>> {
     let msg = Message::parse(message.to_vec())?;
-    let Some(from) = msg.from_address().map(|f| norm(&f)) else {
-        return Ok(None);
-    };
+    Ok(sender_header(&msg))
+}
+
+/// The one valid `Autocrypt:` header of `msg` whose `addr` is the `From` address.
+pub(crate) fn sender_header(msg: &Message) -> Option<AutocryptHeader> {
+    let from = norm(&msg.from_address()?);
     let headers: Vec<_> = msg
         .root()
         .headers()
@@ -199,21 +202,25 @@ pub fn read_autocrypt(message: &[u8]) -> Result<Option<AutocryptHeader>> {
         .filter_map(|h| parse_autocrypt(&h.value).ok())
         .filter(|h| h.addr == from)
         .collect();
-    Ok(match <[AutocryptHeader; 1]>::try_from(headers) {
+    match <[AutocryptHeader; 1]>::try_from(headers) {
         Ok([h]) => Some(h),
         Err(_) => None,
-    })
+    }
 }
 
 /// The `Autocrypt-Gossip:` headers of a decrypted message (the output of
 /// [`decrypt_mail`](crate::decrypt_mail); never read gossip from outside the encryption).
 pub fn read_gossip(decrypted: &[u8]) -> Result<Vec<AutocryptHeader>> {
     let msg = Message::parse(decrypted.to_vec())?;
-    Ok(msg
-        .root()
+    Ok(gossip_headers(&msg))
+}
+
+/// The valid `Autocrypt-Gossip:` headers of `msg`.
+pub(crate) fn gossip_headers(msg: &Message) -> Vec<AutocryptHeader> {
+    msg.root()
         .headers()
         .iter()
         .filter(|h| h.name.eq_ignore_ascii_case("autocrypt-gossip"))
         .filter_map(|h| parse_autocrypt(&h.value).ok())
-        .collect())
+        .collect()
 }

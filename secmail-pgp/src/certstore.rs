@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use sequoia_openpgp as openpgp;
@@ -95,10 +96,14 @@ impl CertStore {
             let bytes = merged
                 .to_vec()
                 .map_err(|e| Error::malformed_any("certificate", e))?;
-            let tmp = tempfile::NamedTempFile::new_in(dir)?;
-            fs::write(tmp.path(), bytes)?;
+            // Temporary file, fsync, rename, fsync of the directory: a crash leaves the old
+            // or the new certificate, never a torn one.
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            tmp.write_all(&bytes)?;
+            tmp.as_file().sync_all()?;
             tmp.persist(dir.join(format!("{}.pgp", fpr.to_hex())))
                 .map_err(|e| Error::Io(e.error))?;
+            fs::File::open(dir)?.sync_all()?;
         }
         Ok(self.certs.entry(fpr).or_insert(merged))
     }

@@ -343,10 +343,7 @@ impl DecryptionHelper for Helper {
                     {
                         continue;
                     }
-                    let Some(mut kp) = unlock(
-                        ka.key().clone().role_into_unspecified(),
-                        &self.key_passphrases,
-                    ) else {
+                    let Some(mut kp) = unlock(ka.key().clone(), &self.key_passphrases) else {
                         st.key_locked = Some(cert.fingerprint().to_hex());
                         continue;
                     };

@@ -224,6 +224,7 @@ pub fn encrypt_writer<'a, W: Write + Send + Sync + 'a>(
         .add_passwords(opts.passwords.iter().cloned())
         .build()
         .map_err(into_io)?;
+    let m = crate::padding::pad(m).map_err(into_io)?;
     let m = signer(m, &opts.signers, &certs)?;
     let m = LiteralWriter::new(m).build().map_err(into_io)?;
     Ok(MessageWriter::new(m))

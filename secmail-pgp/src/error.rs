@@ -79,6 +79,15 @@ pub enum Error {
     /// Reading or writing failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A bound of the Autocrypt peer state was reached: too many peers, a key or a state file
+    /// too large. Nothing was changed.
+    #[error("Autocrypt peer state: {what} is past the limit of {limit}")]
+    PeerLimit {
+        /// What went past the bound ("peers", "key size", "state file size").
+        what: &'static str,
+        /// The bound.
+        limit: u64,
+    },
 }
 
 impl Error {

@@ -262,7 +262,7 @@ impl SigningKey {
             .secret()
         {
             saw_secret = true;
-            if let Some(kp) = unlock(ka.key().clone().role_into_unspecified(), passphrases) {
+            if let Some(kp) = unlock(ka.key().clone(), passphrases) {
                 return Ok(SigningKey {
                     cert: key.clone(),
                     keypair: kp,
@@ -288,6 +288,11 @@ impl SigningKey {
 }
 
 /// The keypair of a secret key, decrypting its secret with one of `passphrases` if needed.
+///
+/// `key` must keep the runtime role its amalgamation gave it (pass `ka.key().clone()`, never
+/// `role_into_unspecified()`): RFC 9580 keys protected with AEAD (S2K usage 253, what sequoia
+/// writes for v6 keys) authenticate the packet type, primary or subkey, and sequoia refuses to
+/// decrypt a key whose role was erased.
 pub(crate) fn unlock(
     key: openpgp::packet::Key<
         openpgp::packet::key::SecretParts,

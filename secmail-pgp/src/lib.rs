@@ -11,6 +11,8 @@ mod error;
 pub mod fuzz;
 mod keys;
 mod mime;
+mod padding;
+mod peers;
 mod policy;
 mod seal;
 #[cfg(feature = "crypto-openssl")]
@@ -36,6 +38,10 @@ pub use keys::{
     generate, primary_userid, public_cert, read_cert, read_certs,
 };
 pub use mime::{decrypt_mail, encrypt_mail, sign_mail, verify_mail};
+pub use peers::{
+    AUTOCRYPT_STALE, AutocryptPeers, Compose, MAX_AUTOCRYPT_KEY, MAX_AUTOCRYPT_PEERS, PeerState,
+    PeerUpdate, Recommendation, effective_date,
+};
 pub use policy::{encryption_keys, policy};
 pub use seal::{PgpOpener, PgpSealer};
 
