@@ -112,6 +112,18 @@ fn body_literal(line: &[u8]) -> Option<usize> {
     (is_fetch && before.ends_with(b"BODY[] ")).then_some(open)
 }
 
+/// The response code of a status line, `TAG OK [CODE args] text`: the bracketed text, upper
+/// case, at most 200 bytes. By hand rather than from imap-codec's `Code`, which has no
+/// variant for RFC 5530's codes (they decode as an opaque "other" code).
+fn response_code(line: &[u8]) -> Option<String> {
+    let mut words = line.splitn(3, |&b| b == b' ');
+    let (_tag, _status, rest) = (words.next()?, words.next()?, words.next()?);
+    let inner = rest.strip_prefix(b"[")?;
+    let end = memchr::memchr(b']', inner)?;
+    let code = &inner[..end.min(200)];
+    Some(String::from_utf8_lossy(code).to_ascii_uppercase())
+}
+
 fn misuse(what: &str) -> Error {
     Error::Misuse(format!("IMAP session: {what}"))
 }
@@ -147,6 +159,9 @@ pub struct Session {
     tls: bool,
     capabilities: Vec<String>,
     next_tag: u32,
+    /// The response code of the last tagged OK (`EXPUNGEISSUED`, `READ-WRITE`, …), upper
+    /// case, bounded.
+    last_code: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -176,6 +191,7 @@ impl Session {
             tls: security == Security::Implicit,
             capabilities: Vec::new(),
             next_tag: 1,
+            last_code: None,
         }
     }
 
@@ -189,6 +205,12 @@ impl Session {
         self.capabilities
             .iter()
             .any(|c| c.eq_ignore_ascii_case(name))
+    }
+
+    /// The response code of the tagged OK that ended the last command, upper case, e.g.
+    /// `EXPUNGEISSUED` (RFC 5530) or `APPENDUID 38505 3955`; `None` if it had none.
+    pub fn last_code(&self) -> Option<&str> {
+        self.last_code.as_deref()
     }
 
     /// True once the connection is TLS.
@@ -378,6 +400,7 @@ impl Session {
     fn begin(&mut self, parts: &[Part<'_>], verb: &'static str, purpose: Purpose) -> Result<()> {
         let tag = format!("S{}", self.next_tag);
         self.next_tag += 1;
+        self.last_code = None;
         let literal_plus = self.has_capability("LITERAL+");
         let mut segments = VecDeque::new();
         let mut line = Zeroizing::new(Vec::new());
@@ -615,6 +638,7 @@ impl Session {
                     .into());
                 }
                 let ok = t.body.kind == StatusKind::Ok;
+                self.last_code = response_code(&self.input.data()[..len]);
                 let text: String = t.body.text.to_string().chars().take(300).collect();
                 let verb = run.verb;
                 let purpose = run.purpose;
