@@ -4,6 +4,8 @@
 pub mod imap;
 pub mod pop3;
 pub mod smtp;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use crate::error::ProtocolError;
 

@@ -742,42 +742,41 @@ impl Session {
 mod tests {
     use super::*;
 
-    struct Script {
-        s: Session,
-        wire: Vec<u8>,
-        data: Vec<String>,
-        literal: Vec<u8>,
-        starttls: usize,
+    use crate::proto::testing::{Flow, Scripted};
+    type Script = crate::proto::testing::Script<Session>;
+
+    impl Scripted for Session {
+        type Outcome = Outcome;
+        fn feed(&mut self, bytes: &[u8]) -> Result<()> {
+            Session::feed(self, bytes)
+        }
+        fn act(t: &mut Script) -> Result<Flow<Outcome>> {
+            Ok(match t.s.next_action()? {
+                Action::Send(b) => {
+                    t.wire.extend_from_slice(b);
+                    Flow::Continue
+                }
+                Action::NeedMore => Flow::Stop,
+                Action::StartTls => {
+                    t.starttls += 1;
+                    Flow::Stop
+                }
+                Action::Data(r) => {
+                    t.data.push(format!("{r:?}"));
+                    Flow::Continue
+                }
+                Action::Literal(b) => {
+                    t.received.extend_from_slice(b);
+                    Flow::Continue
+                }
+                Action::Done(o) => Flow::Done(o),
+            })
+        }
     }
 
     impl Script {
         fn new(security: Security) -> Script {
-            Script {
-                s: Session::new(security, Limits::default()),
-                wire: Vec::new(),
-                data: Vec::new(),
-                literal: Vec::new(),
-                starttls: 0,
-            }
-        }
-        fn step(&mut self, server: &[u8]) -> Result<Option<Outcome>> {
-            self.s.feed(server)?;
-            loop {
-                match self.s.next_action()? {
-                    Action::Send(b) => self.wire.extend_from_slice(b),
-                    Action::NeedMore => return Ok(None),
-                    Action::StartTls => {
-                        self.starttls += 1;
-                        return Ok(None);
-                    }
-                    Action::Data(r) => self.data.push(format!("{r:?}")),
-                    Action::Literal(b) => self.literal.extend_from_slice(b),
-                    Action::Done(o) => return Ok(Some(o)),
-                }
-            }
-        }
-        fn wrote(&mut self) -> String {
-            String::from_utf8(std::mem::take(&mut self.wire)).unwrap()
+            Script::with(Session::new(security, Limits::default()))
         }
         fn ready(caps: &str) -> Script {
             let mut t = Script::new(Security::Implicit);
@@ -1002,7 +1001,7 @@ mod tests {
                 Some(Outcome::Ok("done".into())),
                 "{cut}"
             );
-            assert_eq!(t.literal, b")\r\nab\r\n.\r\nxyz", "{cut}");
+            assert_eq!(t.received, b")\r\nab\r\n.\r\nxyz", "{cut}");
             assert_eq!(t.data.len(), 2);
             assert!(t.data[0].contains("Fetch"));
         }
@@ -1023,6 +1022,6 @@ mod tests {
         t.step(b"").unwrap();
         t.step(b"* 3 FETCH (BODY[HEADER] {2}\r\nab)\r\nS2 OK done\r\n")
             .unwrap();
-        assert!(t.literal.is_empty() && t.data.len() == 1);
+        assert!(t.received.is_empty() && t.data.len() == 1);
     }
 }

@@ -466,39 +466,37 @@ impl Session {
 mod tests {
     use super::*;
 
-    struct Script {
-        s: Session,
-        wire: Vec<u8>,
-        data: Vec<u8>,
-        starttls: usize,
+    use crate::proto::testing::{Flow, Scripted};
+    type Script = crate::proto::testing::Script<Session>;
+
+    impl Scripted for Session {
+        type Outcome = Outcome;
+        fn feed(&mut self, bytes: &[u8]) -> Result<()> {
+            Session::feed(self, bytes)
+        }
+        fn act(t: &mut Script) -> Result<Flow<Outcome>> {
+            Ok(match t.s.next_action()? {
+                Action::Send(b) => {
+                    t.wire.extend_from_slice(b);
+                    Flow::Continue
+                }
+                Action::NeedMore => Flow::Stop,
+                Action::StartTls => {
+                    t.starttls += 1;
+                    Flow::Stop
+                }
+                Action::Data(d) => {
+                    t.received.extend_from_slice(d);
+                    Flow::Continue
+                }
+                Action::Done(o) => Flow::Done(o),
+            })
+        }
     }
 
     impl Script {
         fn new(security: Security) -> Script {
-            Script {
-                s: Session::new(security, Limits::default()),
-                wire: Vec::new(),
-                data: Vec::new(),
-                starttls: 0,
-            }
-        }
-        fn step(&mut self, server: &[u8]) -> Result<Option<Outcome>> {
-            self.s.feed(server)?;
-            loop {
-                match self.s.next_action()? {
-                    Action::Send(b) => self.wire.extend_from_slice(b),
-                    Action::NeedMore => return Ok(None),
-                    Action::StartTls => {
-                        self.starttls += 1;
-                        return Ok(None);
-                    }
-                    Action::Data(d) => self.data.extend_from_slice(d),
-                    Action::Done(o) => return Ok(Some(o)),
-                }
-            }
-        }
-        fn wrote(&mut self) -> String {
-            String::from_utf8(std::mem::take(&mut self.wire)).unwrap()
+            Script::with(Session::new(security, Limits::default()))
         }
     }
 
@@ -581,7 +579,7 @@ mod tests {
             t.s.retr(1).unwrap();
             t.step(b"").unwrap();
             assert_eq!(t.wrote(), "RETR 1\r\n");
-            t.data.clear();
+            t.received.clear();
             let mut all = wire[..15].to_vec();
             all.extend_from_slice(body);
             all.extend_from_slice(b".\r\n");
@@ -590,7 +588,7 @@ mod tests {
                 t.step(&all[15 + cut..]).unwrap(),
                 Some(Outcome::Retrieved(11))
             );
-            assert_eq!(t.data, b".x\r\nb\r\n..\r\n");
+            assert_eq!(t.received, b".x\r\nb\r\n..\r\n");
         }
         t.s.lines(&Command::Uidl).unwrap();
         t.step(b"").unwrap();
