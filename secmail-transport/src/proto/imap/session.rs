@@ -9,7 +9,7 @@ use super::{decode_response, frame, quoted};
 use crate::endpoint::Security;
 use crate::error::{Error, ProtocolError, Result};
 use crate::limits::Limits;
-use crate::proto::{DecodeError, InBuf};
+use crate::proto::{DecodeError, Gate, InBuf};
 
 /// A piece of a command: text as it is, a string that must go as a literal (LITERAL+ when
 /// the server offers it, else a synchronizing literal that waits for the server's `+`), or a
@@ -231,25 +231,16 @@ impl Session {
     /// Adds bytes received from the server; refused (and the session dies) while a TLS
     /// handshake is due.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
+        let gate = match self.state {
+            State::Handshake => Gate::HandshakeDue("STARTTLS"),
+            State::Dead => Gate::Closed,
+            _ => Gate::Open,
+        };
+        let fed = self.input.feed_gated(bytes, gate);
+        if fed.is_err() {
+            self.state = State::Dead;
         }
-        match self.state {
-            State::Handshake => {
-                self.state = State::Dead;
-                Err(ProtocolError::Malformed {
-                    what: "STARTTLS upgrade",
-                    detail: "bytes arrived after the STARTTLS reply, before the TLS handshake"
-                        .into(),
-                }
-                .into())
-            }
-            State::Dead => Err(Error::ConnectionClosed),
-            _ => {
-                self.input.feed(bytes);
-                Ok(())
-            }
-        }
+        fed
     }
 
     /// The driver finished the TLS handshake asked for by [`Action::StartTls`]; CAPABILITY

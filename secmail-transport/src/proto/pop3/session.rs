@@ -9,7 +9,7 @@ use super::{Command, MultilineDecoder, Status, decode_lines, decode_status};
 use crate::endpoint::Security;
 use crate::error::{Error, ProtocolError, Result};
 use crate::limits::Limits;
-use crate::proto::InBuf;
+use crate::proto::{Gate, InBuf};
 
 /// What the driver must do next.
 #[derive(Debug)]
@@ -161,24 +161,16 @@ impl Session {
     /// Adds bytes received from the server; refused (and the session dies) while a TLS
     /// handshake is due.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
+        let gate = match self.state {
+            State::Handshake => Gate::HandshakeDue("STLS"),
+            State::Dead => Gate::Closed,
+            _ => Gate::Open,
+        };
+        let fed = self.input.feed_gated(bytes, gate);
+        if fed.is_err() {
+            self.state = State::Dead;
         }
-        match self.state {
-            State::Handshake => {
-                self.state = State::Dead;
-                Err(ProtocolError::Malformed {
-                    what: "STLS upgrade",
-                    detail: "bytes arrived after the STLS reply, before the TLS handshake".into(),
-                }
-                .into())
-            }
-            State::Dead => Err(Error::ConnectionClosed),
-            _ => {
-                self.input.feed(bytes);
-                Ok(())
-            }
-        }
+        fed
     }
 
     /// The driver finished the TLS handshake asked for by [`Action::StartTls`]; CAPA is

@@ -13,7 +13,7 @@ use super::{Command, DataEncoder, Extensions, Reply, decode_reply};
 use crate::endpoint::Security;
 use crate::error::{Error, ProtocolError, Result};
 use crate::limits::Limits;
-use crate::proto::InBuf;
+use crate::proto::{Gate, InBuf};
 
 /// Encoded DATA is handed to the driver in writes of about this size.
 const BODY_WRITE: usize = 64 * 1024;
@@ -280,24 +280,16 @@ impl Session {
     /// Adds bytes received from the server. Refused (and the session dies) while a TLS
     /// handshake is due: those bytes came in plaintext after the STARTTLS reply.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
+        let gate = match self.state {
+            State::Handshake => Gate::HandshakeDue("STARTTLS"),
+            State::Dead => Gate::Closed,
+            _ => Gate::Open,
+        };
+        let fed = self.input.feed_gated(bytes, gate);
+        if fed.is_err() {
+            self.state = State::Dead;
         }
-        match self.state {
-            State::Handshake => {
-                self.state = State::Dead;
-                Err(Error::Protocol(ProtocolError::Malformed {
-                    what: "STARTTLS upgrade",
-                    detail: "bytes arrived after the STARTTLS reply, before the TLS handshake"
-                        .into(),
-                }))
-            }
-            State::Dead => Err(Error::ConnectionClosed),
-            _ => {
-                self.input.feed(bytes);
-                Ok(())
-            }
-        }
+        fed
     }
 
     /// The driver finished the TLS handshake asked for by [`Action::StartTls`]. EHLO is
