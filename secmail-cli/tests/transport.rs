@@ -3,81 +3,14 @@
 //! started here if it is not running, left running; never skipped).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+mod common;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn secmail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_secmail"))
-        .args(args)
-        .output()
-        .expect("run secmail")
-}
+use common::{delete_delivered, imap_login, message, password_file, secmail, stack, token, url};
 
-fn stack() -> &'static HashMap<String, String> {
-    static ENV: OnceLock<HashMap<String, String>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/mailstack.sh");
-        let dir = std::env::var("SECMAIL_MAILSTACK_DIR")
-            .unwrap_or_else(|_| "/tmp/secmail-mailstack".into());
-        let running = Command::new(&script).args(["status", &dir]).output().map(|o| o.status.success());
-        if running.ok() != Some(true) {
-            let out = Command::new(&script).args(["up", &dir]).output().expect("run mailstack.sh");
-            assert!(
-                out.status.success(),
-                "the mail stack could not be started (`scripts/mailstack.sh up {dir}`, needs root):\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let out = Command::new(&script).args(["env", &dir]).output().expect("mailstack env");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    })
-}
-
-fn url(scheme: &str, port_key: &str) -> String {
-    format!("{scheme}://localhost:{}", stack()[port_key])
-}
-
-fn password_file(dir: &Path, who: &str) -> PathBuf {
-    let p = dir.join(format!("{who}.pass"));
-    std::fs::write(
-        &p,
-        format!(
-            "{}\n",
-            stack()[&format!("MAILSTACK_{}_PASSWORD", who.to_uppercase())]
-        ),
-    )
-    .unwrap();
-    p
-}
-
-fn token(what: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("cli-{what}-{}-{n}", std::process::id())
-}
-
-fn message(dir: &Path, tok: &str) -> (PathBuf, Vec<u8>) {
-    let bob = &stack()["MAILSTACK_BOB_USER"];
-    let alice = &stack()["MAILSTACK_ALICE_USER"];
-    let body = format!(
-        "From: Alice <{alice}>\r\nTo: Bob <{bob}>\r\nSubject: {tok}\r\nMessage-ID: <{tok}@example.test>\r\n\
-         Date: Sat, 28 Nov 2026 12:00:00 +0000\r\n\r\n.a line with a dot\r\n.\r\ncaf\u{e9}\r\n"
-    );
-    let p = dir.join(format!("{tok}.eml"));
-    std::fs::write(&p, &body).unwrap();
-    (p, body.into_bytes())
-}
-
-/// Fetches (with --delete) until a file containing each token appears; returns the files.
+/// Fetches until a file containing each token appears; returns the files.
 fn fetch_until(args: &[&str], out: &Path, tokens: &[&str]) -> Vec<Vec<u8>> {
     let start = Instant::now();
     let mut found: Vec<Option<Vec<u8>>> = vec![None; tokens.len()];
@@ -164,12 +97,61 @@ fn send_then_fetch_over_imap_and_pop3() {
             &ca,
             "--out-dir",
             out.to_str().unwrap(),
-            "--delete",
         ];
+        // Not --delete: bob's INBOX is shared with other tests; ours are deleted alone.
         let got = fetch_until(&args, &out, &[&t1, &t2]);
         assert!(got[0].ends_with(&b1), "{scheme}: fetched bytes differ");
         assert!(got[1].ends_with(&b2), "{scheme}: fetched bytes differ");
+        assert_eq!(delete_delivered("bob", &t1), 1);
+        assert_eq!(delete_delivered("bob", &t2), 1);
     }
+}
+
+/// `fetch --delete` over IMAP, in a mailbox of the test's own (bob's INBOX is shared): every
+/// message fetched, then gone; the mailbox is removed again.
+#[test]
+fn fetch_delete_in_a_mailbox_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tok = token("delete");
+    let mailbox = format!("secmail-{tok}");
+    let (_, body) = message(d, &tok);
+    let mut c = imap_login("bob");
+    c.create(&mailbox).unwrap();
+    c.append(&mailbox, &[], &body).unwrap();
+    let out = d.join("out");
+    let bob = stack()["MAILSTACK_BOB_USER"].clone();
+    let pw = password_file(d, "bob");
+    let o = secmail(&[
+        "fetch",
+        "--imap",
+        &url("imaps", "MAILSTACK_IMAPS_PORT"),
+        "--user",
+        &bob,
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--ca-file",
+        &stack()["MAILSTACK_CA_FILE"],
+        "--mailbox",
+        &mailbox,
+        "--out-dir",
+        out.to_str().unwrap(),
+        "--delete",
+    ]);
+    let fetched: Vec<_> = std::fs::read_dir(&out)
+        .map(|r| r.flatten().collect())
+        .unwrap_or_default();
+    let exists = c.examine(&mailbox).unwrap();
+    c.delete_mailbox(&mailbox).unwrap();
+    c.logout().unwrap();
+    assert!(
+        o.status.success(),
+        "fetch failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(fetched.len(), 1);
+    assert_eq!(std::fs::read(fetched[0].path()).unwrap(), body);
+    assert_eq!(exists, 0, "--delete left the message");
 }
 
 #[test]

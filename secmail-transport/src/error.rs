@@ -74,6 +74,16 @@ pub enum Error {
         /// The limit it exceeds.
         limit: u64,
     },
+    /// The server answered a UID FETCH for this UID — so the message exists — but sent no
+    /// message bytes for it (`BODY[] NIL`, or no `BODY[]` at all) and did not say the
+    /// message was expunged. Dovecot answers so for a message whose file is gone from the
+    /// Maildir without an expunge having been issued; it reports `OK [EXPUNGEISSUED]` only
+    /// when it has noticed. Never reported as "no such message".
+    #[error("the server listed message UID {uid} but returned no message bytes for it")]
+    BodyMissing {
+        /// The UID asked for.
+        uid: u32,
+    },
     /// The server sent something this client does not accept.
     #[error("protocol error: {0}")]
     Protocol(#[from] ProtocolError),

@@ -216,3 +216,142 @@ fn fetch_streams_to_a_sink_and_refuses_another_uids_body() {
     assert!(matches!(err, Error::Protocol(_)), "{err}");
     peer.join();
 }
+
+/// What `uid_fetch(7)` should give for one server answer.
+#[derive(Debug, PartialEq)]
+enum Want {
+    Body(&'static [u8]),
+    None,
+    BodyMissing,
+    Malformed,
+}
+
+/// Every FETCH response shape Dovecot (and RFC 9051) can produce around the one message
+/// asked for, each answered as several TCP writes so literals and lines split across reads.
+/// The Dovecot shape that was silently `Ok(None)`: the message's file gone from the Maildir
+/// behind Dovecot's back, `BODY[] NIL` and `RFC822.SIZE 0`, with or without
+/// `OK [EXPUNGEISSUED]` and EXPUNGEs.
+#[test]
+fn uid_fetch_takes_every_response_shape_apart() {
+    let cases: Vec<(Vec<&'static [u8]>, Want)> = vec![
+        // The usual shape, the literal split across writes.
+        (
+            vec![
+                b"* 3 FETCH (UID 7 FLAGS (\\Recent) RFC822.SIZE 5 BODY[] {5}\r\nab",
+                b"c\r\n",
+                b")\r\nS OK done\r\n",
+            ],
+            Want::Body(b"abc\r\n"),
+        ),
+        // BODY[] before UID; unsolicited FLAGS updates (no UID, another message) around it;
+        // EXISTS and an EXPUNGE of an earlier message (renumbering it) in between.
+        (
+            vec![
+                b"* 1 FETCH (FLAGS (\\Seen))\r\n* 9 EXISTS\r\n",
+                b"* 3 FETCH (BODY[] {3}\r\nxyz UID 7 FLAGS ())\r\n* 1 EXPUNGE\r\n",
+                b"* 2 FETCH (FLAGS (\\Deleted))\r\n* 4 FETCH (UID 8 FLAGS ())\r\nS OK done\r\n",
+            ],
+            Want::Body(b"xyz"),
+        ),
+        // Split into two FETCH responses, the body in the second (both with the UID).
+        (
+            vec![
+                b"* 3 FETCH (UID 7 FLAGS ())\r\n",
+                b"* 3 FETCH (UID 7 RFC822.SIZE 2 BODY[] {2}\r\nhi)\r\nS OK done\r\n",
+            ],
+            Want::Body(b"hi"),
+        ),
+        // A quoted body.
+        (
+            vec![b"* 3 FETCH (UID 7 BODY[] \"hi\")\r\nS OK done\r\n"],
+            Want::Body(b"hi"),
+        ),
+        // RFC 9051 6.4.9: no such UID, OK without data (an unrelated update may come).
+        (
+            vec![b"* 2 FETCH (FLAGS (\\Seen))\r\nS OK done\r\n"],
+            Want::None,
+        ),
+        // Dovecot, file gone and noticed: BODY[] NIL, EXPUNGEs, OK [EXPUNGEISSUED].
+        (
+            vec![
+                b"* 1 FETCH (UID 7 FLAGS (\\Recent) RFC822.SIZE 0 BODY[] NIL)\r\n",
+                b"* 2 EXPUNGE\r\n* 1 EXPUNGE\r\n* 0 RECENT\r\n",
+                b"S OK [EXPUNGEISSUED] Some messages were already expunged\r\n",
+            ],
+            Want::None,
+        ),
+        // The code alone, or the EXPUNGE alone (after another one renumbered it), suffices.
+        (
+            vec![b"* 1 FETCH (UID 7 BODY[] NIL)\r\nS OK [EXPUNGEISSUED] gone\r\n"],
+            Want::None,
+        ),
+        (
+            vec![b"* 2 FETCH (UID 7 BODY[] NIL)\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\nS OK done\r\n"],
+            Want::None,
+        ),
+        // Listed, no bytes, no sign that it is gone: an error, never "no such message".
+        (
+            vec![b"* 1 FETCH (UID 7 FLAGS (\\Recent) RFC822.SIZE 0 BODY[] NIL)\r\nS OK done\r\n"],
+            Want::BodyMissing,
+        ),
+        (
+            vec![b"* 1 FETCH (UID 7 FLAGS ())\r\nS OK done\r\n"],
+            Want::BodyMissing,
+        ),
+        // An EXPUNGE of another message does not make ours gone.
+        (
+            vec![b"* 2 FETCH (UID 7 BODY[] NIL)\r\n* 3 EXPUNGE\r\nS OK done\r\n"],
+            Want::BodyMissing,
+        ),
+        // A body for another UID, or without UID, or twice: refused.
+        (
+            vec![b"* 4 FETCH (UID 8 BODY[] {2}\r\nhi)\r\nS OK done\r\n"],
+            Want::Malformed,
+        ),
+        (
+            vec![b"* 3 FETCH (BODY[] {2}\r\nhi)\r\nS OK done\r\n"],
+            Want::Malformed,
+        ),
+        (
+            vec![b"* 3 FETCH (UID 7 BODY[] {2}\r\nhi)\r\n* 3 FETCH (UID 7 BODY[] {2}\r\nhi)\r\nS OK done\r\n"],
+            Want::Malformed,
+        ),
+    ];
+    for (i, (writes, want)) in cases.iter().enumerate() {
+        assert_eq!(&fetch_7_against(writes), want, "case {i}");
+    }
+}
+
+/// `uid_fetch(7)` against a peer that answers with these writes.
+fn fetch_7_against(writes: &[&'static [u8]]) -> Want {
+    let writes: Vec<Vec<u8>> = writes.iter().map(|w| w.to_vec()).collect();
+    let peer = spawn(true, move |c| {
+        c.write(b"* OK scripted\r\n");
+        c.read_line();
+        c.write(b"* CAPABILITY IMAP4rev1\r\nS1 OK done\r\n");
+        assert_eq!(
+            c.read_line(),
+            "S2 UID FETCH 7 (UID FLAGS RFC822.SIZE BODY.PEEK[])"
+        );
+        for w in writes {
+            let w = String::from_utf8(w).unwrap().replace("S OK", "S2 OK");
+            c.write(w.as_bytes());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    });
+    let mut client =
+        ImapClient::connect(&peer.endpoint(Security::Implicit), &peer.options()).unwrap();
+    let got = match client.uid_fetch(7) {
+        Ok(Some(m)) => {
+            assert_eq!(m.uid, 7);
+            Want::Body(Box::leak(m.body.into_boxed_slice()))
+        }
+        Ok(None) => Want::None,
+        Err(Error::BodyMissing { uid: 7 }) => Want::BodyMissing,
+        Err(Error::Protocol(ProtocolError::Malformed { .. })) => Want::Malformed,
+        Err(e) => panic!("{e}"),
+    };
+    drop(client);
+    peer.join();
+    got
+}

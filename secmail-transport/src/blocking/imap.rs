@@ -220,8 +220,52 @@ impl ImapClient {
         Ok(uids)
     }
 
+    /// UID SEARCH HEADER: the UIDs of the messages whose header field `field` contains
+    /// `value` (a substring, case-insensitive, RFC 9051 6.4.4), e.g. a Message-ID.
+    pub fn uid_search_header(&mut self, field: &str, value: &str) -> Result<Vec<u32>> {
+        if field.is_empty() || !field.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+            return Err(Error::Misuse("not a header field name".into()));
+        }
+        let mut uids = Vec::new();
+        self.run(
+            &[
+                Part::Text(b"UID SEARCH HEADER "),
+                Part::String(field.as_bytes()),
+                Part::Text(b" "),
+                Part::String(value.as_bytes()),
+            ],
+            "UID SEARCH",
+            |r| {
+                if let Response::Data(Data::Search(list, ..)) = r {
+                    uids.extend(list.iter().map(|n| n.get()));
+                }
+                Ok(())
+            },
+        )?;
+        Ok(uids)
+    }
+
+    /// CREATE a mailbox.
+    pub fn create(&mut self, mailbox: &str) -> Result<()> {
+        let name = Part::String(mailbox.as_bytes());
+        self.run(&[Part::Text(b"CREATE "), name], "CREATE", |_| Ok(()))
+    }
+
+    /// DELETE a mailbox (not INBOX) with the messages in it.
+    pub fn delete_mailbox(&mut self, mailbox: &str) -> Result<()> {
+        let name = Part::String(mailbox.as_bytes());
+        self.run(&[Part::Text(b"DELETE "), name], "DELETE", |_| Ok(()))
+    }
+
     /// UID FETCH of one message: its bytes (BODY.PEEK[], so \Seen is not set), flags and
-    /// RFC822.SIZE. `Ok(None)` if no message has this UID.
+    /// RFC822.SIZE.
+    ///
+    /// `Ok(None)` means exactly that the server says no message has this UID (any more): it
+    /// answered OK without a FETCH response for it (RFC 9051 6.4.9: a UID FETCH for a UID
+    /// that does not exist returns OK and no data), or it sent one without the body together
+    /// with `* n EXPUNGE` for that message or a tagged `OK [EXPUNGEISSUED]` (RFC 5530). A
+    /// FETCH response for the UID without message bytes and without such a sign is
+    /// [`Error::BodyMissing`], never `None`.
     pub fn uid_fetch(&mut self, uid: u32) -> Result<Option<FetchedMessage>> {
         let mut body = Vec::new();
         let found = self.uid_fetch_to(uid, &mut body)?;
@@ -231,8 +275,13 @@ impl ImapClient {
     /// UID FETCH of one message streamed into `sink`: the message bytes go to the sink as
     /// they arrive (memory does not grow with the message; still bounded by
     /// `Limits::max_message`). Returns the UID, flags and RFC822.SIZE, with `body` empty;
-    /// `Ok(None)` if no message has this UID. On error the sink holds a partial message; the
-    /// caller must discard it.
+    /// `Ok(None)` and [`Error::BodyMissing`] as for [`ImapClient::uid_fetch`]. On error the
+    /// sink holds a partial message; the caller must discard it.
+    ///
+    /// Every FETCH response shape a server may send in between is taken apart by its
+    /// sequence number and UID: unsolicited FLAGS updates (without UID, or for other
+    /// messages) are ignored, a message body for any other UID is an error, `* n EXPUNGE`
+    /// renumbers the message asked for (and, for it, means it is gone).
     pub fn uid_fetch_to(
         &mut self,
         uid: u32,
@@ -241,15 +290,7 @@ impl ImapClient {
         let cmd = format!("UID FETCH {uid} (UID FLAGS RFC822.SIZE BODY.PEEK[])");
         self.session
             .fetch_streaming(&[Part::Text(cmd.as_bytes())], "UID FETCH")?;
-        let mut found: Option<FetchedMessage> = None;
-        // Body bytes streamed since the last FETCH response.
-        let mut streamed: u64 = 0;
-        let mismatch = |why: &str| {
-            Error::Protocol(crate::ProtocolError::Malformed {
-                what: "IMAP FETCH response",
-                detail: why.to_string(),
-            })
-        };
+        let mut track = FetchTrack::new(uid);
         loop {
             match self.session.next_action()? {
                 Action::Send(bytes) => {
@@ -261,32 +302,22 @@ impl ImapClient {
                     self.session.feed(&self.rbuf[..n])?;
                 }
                 Action::Literal(bytes) => {
-                    if found.is_some() {
-                        return Err(mismatch("a second message body for one UID"));
-                    }
+                    track.on_literal(bytes.len())?;
                     sink.write_all(bytes).map_err(Error::Io)?;
-                    streamed += bytes.len() as u64;
                 }
-                Action::Data(Response::Data(Data::Fetch { items, .. })) => {
-                    let (m, body) = fetched(items.as_ref());
-                    match body {
-                        Some(inline) if m.uid == uid => {
-                            if found.is_some() {
-                                return Err(mismatch("a second message body for one UID"));
-                            }
-                            // A body sent quoted (small) rather than as a literal.
-                            sink.write_all(inline).map_err(Error::Io)?;
-                            found = Some(m);
-                        }
-                        _ if streamed > 0 => {
-                            return Err(mismatch("a message body for another UID"));
-                        }
-                        _ => {}
+                Action::Data(r) => {
+                    if let Some(inline) = track.on_data(&r)? {
+                        // A body sent quoted (small) rather than as a literal.
+                        sink.write_all(inline).map_err(Error::Io)?;
                     }
-                    streamed = 0;
                 }
-                Action::Data(_) => {}
-                Action::Done(_) => return Ok(found),
+                Action::Done(_) => {
+                    let expunge_issued = self
+                        .session
+                        .last_code()
+                        .is_some_and(|c| c == "EXPUNGEISSUED");
+                    return track.finish(expunge_issued);
+                }
                 Action::StartTls => {
                     return Err(Error::Misuse("unexpected STARTTLS step in FETCH".into()));
                 }
@@ -410,6 +441,112 @@ impl ImapClient {
         match r {
             Ok(()) | Err(Error::ConnectionClosed) => Ok(()),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// What the responses to one `UID FETCH uid (UID FLAGS RFC822.SIZE BODY.PEEK[])` said so far.
+#[derive(Debug)]
+struct FetchTrack {
+    uid: u32,
+    /// The message's sequence number, from the FETCH response that carried its UID, kept
+    /// current across `* n EXPUNGE`.
+    seq: Option<u32>,
+    /// UID, flags and size once the body came.
+    found: Option<FetchedMessage>,
+    /// A FETCH response named the UID (the server knows the message).
+    listed: bool,
+    /// `* n EXPUNGE` for its sequence number came.
+    expunged: bool,
+    /// Body bytes streamed since the last FETCH response.
+    streamed: u64,
+}
+
+impl FetchTrack {
+    fn new(uid: u32) -> FetchTrack {
+        FetchTrack {
+            uid,
+            seq: None,
+            found: None,
+            listed: false,
+            expunged: false,
+            streamed: 0,
+        }
+    }
+
+    fn mismatch(why: &str) -> Error {
+        Error::Protocol(crate::ProtocolError::Malformed {
+            what: "IMAP FETCH response",
+            detail: why.to_string(),
+        })
+    }
+
+    fn on_literal(&mut self, len: usize) -> Result<()> {
+        if self.found.is_some() {
+            return Err(Self::mismatch("a second message body for one UID"));
+        }
+        self.streamed += len as u64;
+        Ok(())
+    }
+
+    /// One untagged response; returns a body held inline, for the sink.
+    fn on_data<'a>(&mut self, r: &'a Response<'_>) -> Result<Option<&'a [u8]>> {
+        match r {
+            Response::Data(Data::Fetch { seq, items }) => {
+                let (m, body) = fetched(items.as_ref());
+                // A FETCH response to UID FETCH carries the UID (RFC 3501 6.4.8); one without
+                // it is an unsolicited update (flags), never the message asked for.
+                let ours = m.uid == self.uid;
+                let streamed = std::mem::take(&mut self.streamed) > 0;
+                if !ours {
+                    if streamed {
+                        return Err(Self::mismatch("a message body for another UID"));
+                    }
+                    return Ok(None);
+                }
+                self.listed = true;
+                self.seq = Some(seq.get());
+                match body {
+                    Some(inline) => {
+                        if self.found.is_some() {
+                            return Err(Self::mismatch("a second message body for one UID"));
+                        }
+                        self.found = Some(m);
+                        // Empty when the literal was streamed.
+                        Ok(Some(inline))
+                    }
+                    // FLAGS alone, or BODY[] NIL: the body is missing unless it came already.
+                    None => Ok(None),
+                }
+            }
+            Response::Data(Data::Expunge(n)) => {
+                if let Some(seq) = self.seq {
+                    match n.get().cmp(&seq) {
+                        std::cmp::Ordering::Equal => {
+                            self.expunged = true;
+                            self.seq = None;
+                        }
+                        std::cmp::Ordering::Less => self.seq = Some(seq - 1),
+                        std::cmp::Ordering::Greater => {}
+                    }
+                }
+                Ok(None)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The command ended OK: the message, `None` if the server says there is no such UID
+    /// (any more), else [`Error::BodyMissing`].
+    fn finish(self, expunge_issued: bool) -> Result<Option<FetchedMessage>> {
+        if self.streamed > 0 {
+            return Err(Self::mismatch("a message body outside a FETCH response"));
+        }
+        match self.found {
+            // Even if expunged later in the same command: the bytes came complete.
+            Some(m) => Ok(Some(m)),
+            None if !self.listed || self.expunged || expunge_issued => Ok(None),
+            None => Err(Error::BodyMissing { uid: self.uid }),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use secmail_transport::{Endpoint, Options, SecretString, Security, TlsConfig};
+use secmail_transport::{Endpoint, ImapClient, Options, SecretString, Security, TlsConfig};
 
 pub mod peer;
 
@@ -101,8 +101,10 @@ impl Stack {
             SecretString::from(self.get("MAILSTACK_BOB_PASSWORD").to_string()),
         )
     }
-    /// Waits (up to 30 s) for a message containing `token` in bob's Maildir; removes it and
-    /// returns its bytes.
+    /// Waits (up to 30 s) for a message containing `token` in bob's Maildir and returns its
+    /// stored bytes; then deletes it through IMAP ([`Stack::delete_delivered`]). Never
+    /// removes the file itself: Dovecot's index would still list it, and another session's
+    /// UID FETCH would then get `BODY[] NIL` for it.
     pub fn wait_in_bob_maildir(&self, token: &str) -> Vec<u8> {
         let root = PathBuf::from(self.get("MAILSTACK_BOB_MAILDIR"));
         let start = Instant::now();
@@ -113,8 +115,8 @@ impl Stack {
                         if let Ok(bytes) = std::fs::read(entry.path())
                             && contains(&bytes, token.as_bytes())
                         {
-                            // Keep bob's mailbox small for the fetch tests.
-                            let _ = std::fs::remove_file(entry.path());
+                            let (bob, pass) = self.bob();
+                            self.delete_delivered(&bob, &pass, token);
                             return bytes;
                         }
                     }
@@ -127,6 +129,43 @@ impl Stack {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+
+    /// Waits (up to 30 s) until the INBOX of `user` holds the message with
+    /// `Message-ID: <token@example.test>` (as [`tricky_message`] writes it), then deletes
+    /// exactly that message (UID STORE \Deleted, UID EXPUNGE): other engineers' tests use
+    /// the same mailboxes, so nothing else is touched. Returns how many copies it deleted.
+    pub fn delete_delivered(&self, user: &str, pass: &SecretString, token: &str) -> usize {
+        let start = Instant::now();
+        let id = message_id(token);
+        loop {
+            let mut c = ImapClient::connect(
+                &self.endpoint("MAILSTACK_IMAPS_PORT", Security::Implicit),
+                &self.options(),
+            )
+            .unwrap();
+            c.login(user, pass).unwrap();
+            c.select("INBOX").unwrap();
+            let uids = c.uid_search_header("Message-ID", &id).unwrap();
+            for &uid in &uids {
+                c.uid_add_flags(uid, &["\\Deleted"]).unwrap();
+                c.uid_expunge(uid).unwrap();
+            }
+            c.logout().unwrap();
+            if !uids.is_empty() {
+                return uids.len();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{id} never arrived in {user}'s INBOX"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// The Message-ID [`tricky_message`] gives the message of `token`.
+pub fn message_id(token: &str) -> String {
+    format!("<{token}@example.test>")
 }
 
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -149,7 +188,8 @@ pub fn tricky_message(token: &str, from: &str, to: &str, attachment: usize) -> V
     m.extend_from_slice(
         format!(
             "From: {from}\r\nTo: {to}\r\nSubject: {token}\r\nDate: Sat, 28 Nov 2026 12:00:00 +0000\r\n\
-             Message-ID: <{token}@example.test>\r\nMIME-Version: 1.0\r\n"
+             Message-ID: {}\r\nMIME-Version: 1.0\r\n",
+            message_id(token)
         )
         .as_bytes(),
     );

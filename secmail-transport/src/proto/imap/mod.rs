@@ -257,34 +257,6 @@ mod tests {
         // A valid dialogue, then thousands of mutations of it (bytes flipped, cut, repeated):
         // the session never panics.
         let script: &[u8] = b"* OK ready\r\n* CAPABILITY IMAP4rev1 STARTTLS\r\nS1 OK done\r\nS2 OK go\r\n* CAPABILITY IMAP4rev1 IDLE\r\nS3 OK done\r\n+ go\r\nS4 OK in\r\n* CAPABILITY IMAP4rev1 IDLE\r\nS5 OK c\r\n* 1 EXISTS\r\nS6 OK sel\r\n* 1 FETCH (UID 1 BODY[] {3}\r\nabc)\r\nS7 OK f\r\n+ idling\r\nS8 OK i\r\n* BYE x\r\nS9 OK o\r\n";
-        let mut x: u32 = 0x9e37_79b9;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as usize
-        };
-        fuzz_response(script);
-        for _ in 0..3000 {
-            let mut m = script.to_vec();
-            for _ in 0..1 + rnd() % 4 {
-                let i = rnd() % m.len();
-                match rnd() % 4 {
-                    0 => m[i] = rnd() as u8,
-                    1 => m.truncate(i),
-                    2 => {
-                        let tail = m[i..].to_vec();
-                        m.extend_from_slice(&tail[..tail.len().min(40)]);
-                    }
-                    _ => {
-                        m.remove(i);
-                    }
-                }
-                if m.is_empty() {
-                    break;
-                }
-            }
-            fuzz_response(&m);
-        }
+        crate::proto::testing::mutations(script, 3000, fuzz_response);
     }
 }

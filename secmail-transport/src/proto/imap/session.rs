@@ -9,7 +9,7 @@ use super::{decode_response, frame, quoted};
 use crate::endpoint::Security;
 use crate::error::{Error, ProtocolError, Result};
 use crate::limits::Limits;
-use crate::proto::{DecodeError, InBuf};
+use crate::proto::{DecodeError, Gate, InBuf};
 
 /// A piece of a command: text as it is, a string that must go as a literal (LITERAL+ when
 /// the server offers it, else a synchronizing literal that waits for the server's `+`), or a
@@ -112,6 +112,18 @@ fn body_literal(line: &[u8]) -> Option<usize> {
     (is_fetch && before.ends_with(b"BODY[] ")).then_some(open)
 }
 
+/// The response code of a status line, `TAG OK [CODE args] text`: the bracketed text, upper
+/// case, at most 200 bytes. By hand rather than from imap-codec's `Code`, which has no
+/// variant for RFC 5530's codes (they decode as an opaque "other" code).
+fn response_code(line: &[u8]) -> Option<String> {
+    let mut words = line.splitn(3, |&b| b == b' ');
+    let (_tag, _status, rest) = (words.next()?, words.next()?, words.next()?);
+    let inner = rest.strip_prefix(b"[")?;
+    let end = memchr::memchr(b']', inner)?;
+    let code = &inner[..end.min(200)];
+    Some(String::from_utf8_lossy(code).to_ascii_uppercase())
+}
+
 fn misuse(what: &str) -> Error {
     Error::Misuse(format!("IMAP session: {what}"))
 }
@@ -147,6 +159,9 @@ pub struct Session {
     tls: bool,
     capabilities: Vec<String>,
     next_tag: u32,
+    /// The response code of the last tagged OK (`EXPUNGEISSUED`, `READ-WRITE`, …), upper
+    /// case, bounded.
+    last_code: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -176,6 +191,7 @@ impl Session {
             tls: security == Security::Implicit,
             capabilities: Vec::new(),
             next_tag: 1,
+            last_code: None,
         }
     }
 
@@ -189,6 +205,12 @@ impl Session {
         self.capabilities
             .iter()
             .any(|c| c.eq_ignore_ascii_case(name))
+    }
+
+    /// The response code of the tagged OK that ended the last command, upper case, e.g.
+    /// `EXPUNGEISSUED` (RFC 5530) or `APPENDUID 38505 3955`; `None` if it had none.
+    pub fn last_code(&self) -> Option<&str> {
+        self.last_code.as_deref()
     }
 
     /// True once the connection is TLS.
@@ -209,25 +231,16 @@ impl Session {
     /// Adds bytes received from the server; refused (and the session dies) while a TLS
     /// handshake is due.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
+        let gate = match self.state {
+            State::Handshake => Gate::HandshakeDue("STARTTLS"),
+            State::Dead => Gate::Closed,
+            _ => Gate::Open,
+        };
+        let fed = self.input.feed_gated(bytes, gate);
+        if fed.is_err() {
+            self.state = State::Dead;
         }
-        match self.state {
-            State::Handshake => {
-                self.state = State::Dead;
-                Err(ProtocolError::Malformed {
-                    what: "STARTTLS upgrade",
-                    detail: "bytes arrived after the STARTTLS reply, before the TLS handshake"
-                        .into(),
-                }
-                .into())
-            }
-            State::Dead => Err(Error::ConnectionClosed),
-            _ => {
-                self.input.feed(bytes);
-                Ok(())
-            }
-        }
+        fed
     }
 
     /// The driver finished the TLS handshake asked for by [`Action::StartTls`]; CAPABILITY
@@ -378,6 +391,7 @@ impl Session {
     fn begin(&mut self, parts: &[Part<'_>], verb: &'static str, purpose: Purpose) -> Result<()> {
         let tag = format!("S{}", self.next_tag);
         self.next_tag += 1;
+        self.last_code = None;
         let literal_plus = self.has_capability("LITERAL+");
         let mut segments = VecDeque::new();
         let mut line = Zeroizing::new(Vec::new());
@@ -615,6 +629,7 @@ impl Session {
                     .into());
                 }
                 let ok = t.body.kind == StatusKind::Ok;
+                self.last_code = response_code(&self.input.data()[..len]);
                 let text: String = t.body.text.to_string().chars().take(300).collect();
                 let verb = run.verb;
                 let purpose = run.purpose;
@@ -718,42 +733,41 @@ impl Session {
 mod tests {
     use super::*;
 
-    struct Script {
-        s: Session,
-        wire: Vec<u8>,
-        data: Vec<String>,
-        literal: Vec<u8>,
-        starttls: usize,
+    use crate::proto::testing::{Flow, Scripted};
+    type Script = crate::proto::testing::Script<Session>;
+
+    impl Scripted for Session {
+        type Outcome = Outcome;
+        fn feed(&mut self, bytes: &[u8]) -> Result<()> {
+            Session::feed(self, bytes)
+        }
+        fn act(t: &mut Script) -> Result<Flow<Outcome>> {
+            Ok(match t.s.next_action()? {
+                Action::Send(b) => {
+                    t.wire.extend_from_slice(b);
+                    Flow::Continue
+                }
+                Action::NeedMore => Flow::Stop,
+                Action::StartTls => {
+                    t.starttls += 1;
+                    Flow::Stop
+                }
+                Action::Data(r) => {
+                    t.data.push(format!("{r:?}"));
+                    Flow::Continue
+                }
+                Action::Literal(b) => {
+                    t.received.extend_from_slice(b);
+                    Flow::Continue
+                }
+                Action::Done(o) => Flow::Done(o),
+            })
+        }
     }
 
     impl Script {
         fn new(security: Security) -> Script {
-            Script {
-                s: Session::new(security, Limits::default()),
-                wire: Vec::new(),
-                data: Vec::new(),
-                literal: Vec::new(),
-                starttls: 0,
-            }
-        }
-        fn step(&mut self, server: &[u8]) -> Result<Option<Outcome>> {
-            self.s.feed(server)?;
-            loop {
-                match self.s.next_action()? {
-                    Action::Send(b) => self.wire.extend_from_slice(b),
-                    Action::NeedMore => return Ok(None),
-                    Action::StartTls => {
-                        self.starttls += 1;
-                        return Ok(None);
-                    }
-                    Action::Data(r) => self.data.push(format!("{r:?}")),
-                    Action::Literal(b) => self.literal.extend_from_slice(b),
-                    Action::Done(o) => return Ok(Some(o)),
-                }
-            }
-        }
-        fn wrote(&mut self) -> String {
-            String::from_utf8(std::mem::take(&mut self.wire)).unwrap()
+            Script::with(Session::new(security, Limits::default()))
         }
         fn ready(caps: &str) -> Script {
             let mut t = Script::new(Security::Implicit);
@@ -978,7 +992,7 @@ mod tests {
                 Some(Outcome::Ok("done".into())),
                 "{cut}"
             );
-            assert_eq!(t.literal, b")\r\nab\r\n.\r\nxyz", "{cut}");
+            assert_eq!(t.received, b")\r\nab\r\n.\r\nxyz", "{cut}");
             assert_eq!(t.data.len(), 2);
             assert!(t.data[0].contains("Fetch"));
         }
@@ -999,6 +1013,6 @@ mod tests {
         t.step(b"").unwrap();
         t.step(b"* 3 FETCH (BODY[HEADER] {2}\r\nab)\r\nS2 OK done\r\n")
             .unwrap();
-        assert!(t.literal.is_empty() && t.data.len() == 1);
+        assert!(t.received.is_empty() && t.data.len() == 1);
     }
 }

@@ -9,7 +9,7 @@ use super::{Command, MultilineDecoder, Status, decode_lines, decode_status};
 use crate::endpoint::Security;
 use crate::error::{Error, ProtocolError, Result};
 use crate::limits::Limits;
-use crate::proto::InBuf;
+use crate::proto::{Gate, InBuf};
 
 /// What the driver must do next.
 #[derive(Debug)]
@@ -161,24 +161,16 @@ impl Session {
     /// Adds bytes received from the server; refused (and the session dies) while a TLS
     /// handshake is due.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
+        let gate = match self.state {
+            State::Handshake => Gate::HandshakeDue("STLS"),
+            State::Dead => Gate::Closed,
+            _ => Gate::Open,
+        };
+        let fed = self.input.feed_gated(bytes, gate);
+        if fed.is_err() {
+            self.state = State::Dead;
         }
-        match self.state {
-            State::Handshake => {
-                self.state = State::Dead;
-                Err(ProtocolError::Malformed {
-                    what: "STLS upgrade",
-                    detail: "bytes arrived after the STLS reply, before the TLS handshake".into(),
-                }
-                .into())
-            }
-            State::Dead => Err(Error::ConnectionClosed),
-            _ => {
-                self.input.feed(bytes);
-                Ok(())
-            }
-        }
+        fed
     }
 
     /// The driver finished the TLS handshake asked for by [`Action::StartTls`]; CAPA is
@@ -466,39 +458,37 @@ impl Session {
 mod tests {
     use super::*;
 
-    struct Script {
-        s: Session,
-        wire: Vec<u8>,
-        data: Vec<u8>,
-        starttls: usize,
+    use crate::proto::testing::{Flow, Scripted};
+    type Script = crate::proto::testing::Script<Session>;
+
+    impl Scripted for Session {
+        type Outcome = Outcome;
+        fn feed(&mut self, bytes: &[u8]) -> Result<()> {
+            Session::feed(self, bytes)
+        }
+        fn act(t: &mut Script) -> Result<Flow<Outcome>> {
+            Ok(match t.s.next_action()? {
+                Action::Send(b) => {
+                    t.wire.extend_from_slice(b);
+                    Flow::Continue
+                }
+                Action::NeedMore => Flow::Stop,
+                Action::StartTls => {
+                    t.starttls += 1;
+                    Flow::Stop
+                }
+                Action::Data(d) => {
+                    t.received.extend_from_slice(d);
+                    Flow::Continue
+                }
+                Action::Done(o) => Flow::Done(o),
+            })
+        }
     }
 
     impl Script {
         fn new(security: Security) -> Script {
-            Script {
-                s: Session::new(security, Limits::default()),
-                wire: Vec::new(),
-                data: Vec::new(),
-                starttls: 0,
-            }
-        }
-        fn step(&mut self, server: &[u8]) -> Result<Option<Outcome>> {
-            self.s.feed(server)?;
-            loop {
-                match self.s.next_action()? {
-                    Action::Send(b) => self.wire.extend_from_slice(b),
-                    Action::NeedMore => return Ok(None),
-                    Action::StartTls => {
-                        self.starttls += 1;
-                        return Ok(None);
-                    }
-                    Action::Data(d) => self.data.extend_from_slice(d),
-                    Action::Done(o) => return Ok(Some(o)),
-                }
-            }
-        }
-        fn wrote(&mut self) -> String {
-            String::from_utf8(std::mem::take(&mut self.wire)).unwrap()
+            Script::with(Session::new(security, Limits::default()))
         }
     }
 
@@ -581,7 +571,7 @@ mod tests {
             t.s.retr(1).unwrap();
             t.step(b"").unwrap();
             assert_eq!(t.wrote(), "RETR 1\r\n");
-            t.data.clear();
+            t.received.clear();
             let mut all = wire[..15].to_vec();
             all.extend_from_slice(body);
             all.extend_from_slice(b".\r\n");
@@ -590,7 +580,7 @@ mod tests {
                 t.step(&all[15 + cut..]).unwrap(),
                 Some(Outcome::Retrieved(11))
             );
-            assert_eq!(t.data, b".x\r\nb\r\n..\r\n");
+            assert_eq!(t.received, b".x\r\nb\r\n..\r\n");
         }
         t.s.lines(&Command::Uidl).unwrap();
         t.step(b"").unwrap();

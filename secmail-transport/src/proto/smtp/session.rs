@@ -13,7 +13,7 @@ use super::{Command, DataEncoder, Extensions, Reply, decode_reply};
 use crate::endpoint::Security;
 use crate::error::{Error, ProtocolError, Result};
 use crate::limits::Limits;
-use crate::proto::InBuf;
+use crate::proto::{Gate, InBuf};
 
 /// Encoded DATA is handed to the driver in writes of about this size.
 const BODY_WRITE: usize = 64 * 1024;
@@ -280,24 +280,16 @@ impl Session {
     /// Adds bytes received from the server. Refused (and the session dies) while a TLS
     /// handshake is due: those bytes came in plaintext after the STARTTLS reply.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
+        let gate = match self.state {
+            State::Handshake => Gate::HandshakeDue("STARTTLS"),
+            State::Dead => Gate::Closed,
+            _ => Gate::Open,
+        };
+        let fed = self.input.feed_gated(bytes, gate);
+        if fed.is_err() {
+            self.state = State::Dead;
         }
-        match self.state {
-            State::Handshake => {
-                self.state = State::Dead;
-                Err(Error::Protocol(ProtocolError::Malformed {
-                    what: "STARTTLS upgrade",
-                    detail: "bytes arrived after the STARTTLS reply, before the TLS handshake"
-                        .into(),
-                }))
-            }
-            State::Dead => Err(Error::ConnectionClosed),
-            _ => {
-                self.input.feed(bytes);
-                Ok(())
-            }
-        }
+        fed
     }
 
     /// The driver finished the TLS handshake asked for by [`Action::StartTls`]. EHLO is
@@ -835,44 +827,39 @@ mod tests {
     use super::*;
 
     /// A driver over byte scripts: what the client wrote, and the outcome if one came.
-    struct Script {
-        s: Session,
-        wire: Vec<u8>,
-        body: Vec<u8>,
-        starttls: usize,
+    use crate::proto::testing::{Flow, Scripted};
+    type Script = crate::proto::testing::Script<Session>;
+
+    impl Scripted for Session {
+        type Outcome = Outcome;
+        fn feed(&mut self, bytes: &[u8]) -> Result<()> {
+            Session::feed(self, bytes)
+        }
+        fn act(t: &mut Script) -> Result<Flow<Outcome>> {
+            Ok(match t.s.next_action()? {
+                Action::Send(b) => {
+                    t.wire.extend_from_slice(b);
+                    Flow::Continue
+                }
+                Action::NeedMore => Flow::Stop,
+                Action::StartTls => {
+                    t.starttls += 1;
+                    Flow::Stop
+                }
+                Action::NeedBody => {
+                    let body = std::mem::take(&mut t.body);
+                    t.s.push_body(&body)?;
+                    t.s.finish_body()?;
+                    Flow::Continue
+                }
+                Action::Done(o) => Flow::Done(o),
+            })
+        }
     }
 
     impl Script {
         fn new(security: Security) -> Script {
-            Script {
-                s: Session::new("me", security, Limits::default()),
-                wire: Vec::new(),
-                body: Vec::new(),
-                starttls: 0,
-            }
-        }
-        /// Feeds `server`, runs until the session needs more, and returns what it wrote.
-        fn step(&mut self, server: &[u8]) -> Result<Option<Outcome>> {
-            self.s.feed(server)?;
-            loop {
-                match self.s.next_action()? {
-                    Action::Send(b) => self.wire.extend_from_slice(b),
-                    Action::NeedMore => return Ok(None),
-                    Action::StartTls => {
-                        self.starttls += 1;
-                        return Ok(None);
-                    }
-                    Action::NeedBody => {
-                        let body = std::mem::take(&mut self.body);
-                        self.s.push_body(&body)?;
-                        self.s.finish_body()?;
-                    }
-                    Action::Done(o) => return Ok(Some(o)),
-                }
-            }
-        }
-        fn wrote(&mut self) -> String {
-            String::from_utf8(std::mem::take(&mut self.wire)).unwrap()
+            Script::with(Session::new("me", security, Limits::default()))
         }
         fn ready(security: Security, ehlo: &[u8]) -> Script {
             let mut t = Script::new(security);
