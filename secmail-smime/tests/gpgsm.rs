@@ -35,13 +35,27 @@ impl Drop for Gpgsm {
 
 fn tool(name: &str, args: &[&str], dir: &Path, home: Option<&Path>) -> (bool, Vec<u8>, String) {
     let mut c = Command::new(name);
-    c.args(args).current_dir(dir).stdin(Stdio::null());
+    c.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if let Some(h) = home {
         c.env("GNUPGHOME", h);
     }
-    let out = c.output().unwrap_or_else(|e| {
+    let mut child = c.spawn().unwrap_or_else(|e| {
         panic!("{name} is required for these tests (apt-get install gpgsm openssl): {e}")
     });
+    // gpgsm's `--passphrase-fd 0` needs a line: on an empty stdin (end of file, no newline)
+    // gpgsm 2.2.40 goes on with an undefined passphrase ("password too long", and the
+    // PKCS#12 import fails whenever an agent is already running). The empty passphrase is
+    // therefore given as an empty line.
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let _ = stdin.write_all(b"\n");
+    }
+    let out = child.wait_with_output().expect("wait for the tool");
     (
         out.status.success(),
         out.stdout,
