@@ -227,3 +227,80 @@ fn read_passphrase(path: &Path) -> Result<Passphrase> {
     }
     Ok(pass)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Gives `data` in odd-sized reads, then fails if `fail` (a chunk that did not verify).
+    struct Source {
+        data: Vec<u8>,
+        pos: usize,
+        fail: bool,
+    }
+
+    impl Read for Source {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.pos == self.data.len() {
+                return if self.fail {
+                    Err(io::Error::other("chunk failed"))
+                } else {
+                    Ok(0)
+                };
+            }
+            let n = out.len().min(70_001).min(self.data.len() - self.pos);
+            out[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    fn source(len: usize, fail: bool) -> Source {
+        let data = (0..len).map(|i| (i % 251) as u8).collect();
+        Source { data, pos: 0, fail }
+    }
+
+    #[test]
+    fn pipelined_copy_writes_everything_in_order() {
+        for len in [
+            0,
+            1,
+            COPY_BUF - 1,
+            COPY_BUF,
+            COPY_BUF + 1,
+            10 * COPY_BUF + 7,
+        ] {
+            let src = source(len, false);
+            let want = src.data.clone();
+            let mut out = Vec::new();
+            pipelined_copy(src, &mut out).unwrap();
+            assert_eq!(out, want, "len {len}");
+        }
+    }
+
+    #[test]
+    fn pipelined_copy_returns_the_readers_error_after_what_came_before_it() {
+        let src = source(3 * COPY_BUF + 5, true);
+        let mut out = Vec::new();
+        assert!(pipelined_copy(src, &mut out).is_err());
+        // Only whole buffers that were read before the failure can have been written.
+        assert!(out.len() <= 3 * COPY_BUF);
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_reader() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        // Far more than the channel holds: the reader would block on it forever if the
+        // writer's failure did not hang up on it.
+        let src = source(8 * (PIPE_DEPTH + 2) * COPY_BUF, false);
+        assert!(pipelined_copy(src, &mut Full).is_err());
+    }
+}
