@@ -8,6 +8,7 @@
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
@@ -108,11 +109,70 @@ fn encrypt(a: EncryptArgs) -> Result<()> {
 fn decrypt(a: DecryptArgs) -> Result<()> {
     let pass = read_passphrase(&a.passphrase_file)?;
     let input = open_input(a.input.as_deref())?;
-    let mut dec = Decryptor::new(input, &pass)?;
+    let dec = Decryptor::new(input, &pass)?;
+    drop(pass);
     let mut output = Output::open(a.output.as_deref())?;
     // On failure `output` is dropped uncommitted: its temporary file goes away.
-    copy(&mut dec, &mut output).map_err(from_io)?;
+    pipelined_copy(dec, &mut output).map_err(from_io)?;
     output.commit()
+}
+
+/// How many filled buffers may wait for the writer (memory: `PIPE_DEPTH + 2` buffers of
+/// [`COPY_BUF`], about 1.5 MiB, whatever the input size).
+const PIPE_DEPTH: usize = 4;
+
+/// Copies `from` (a [`Decryptor`]) to `to`, opening chunks on a second thread while this one
+/// writes the chunks before them: on two cores, decryption and the kernel's copy into the
+/// page cache overlap instead of taking turns. What reaches `to` is exactly what the
+/// decryptor released, in order: only chunks whose tags verified, as with [`copy`]. The first
+/// error (reading, decrypting or writing) ends both sides and is returned.
+fn pipelined_copy<R: Read + Send>(mut from: R, to: &mut dyn Write) -> io::Result<()> {
+    // Full buffers go to the writer; empty ones come back to be filled again.
+    let (full_tx, full_rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_DEPTH);
+    let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            loop {
+                let mut buf = empty_rx.try_recv().unwrap_or_else(|_| vec![0u8; COPY_BUF]);
+                let filled = fill(&mut from, &mut buf);
+                let done = !matches!(filled, Ok(n) if n == buf.len());
+                let msg = filled.map(|n| {
+                    buf.truncate(n);
+                    buf
+                });
+                // The writer hung up (its write failed): stop reading.
+                if full_tx.send(msg).is_err() || done {
+                    return;
+                }
+            }
+        });
+        // Returning early drops `full_rx`, which stops the reader at its next send.
+        for msg in full_rx {
+            let mut buf = msg?;
+            if buf.is_empty() {
+                break;
+            }
+            to.write_all(&buf)?;
+            buf.resize(COPY_BUF, 0);
+            // The reader may have finished already; then the buffer is simply dropped.
+            let _ = empty_tx.send(buf);
+        }
+        Ok(())
+    })
+}
+
+/// Reads from `from` until `buf` is full or the input ends; returns how much was read.
+fn fill(from: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match from.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 fn copy(from: &mut dyn Read, to: &mut dyn Write) -> io::Result<()> {
@@ -128,12 +188,14 @@ fn copy(from: &mut dyn Read, to: &mut dyn Write) -> io::Result<()> {
     }
 }
 
-fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>> {
+/// The input: `Send`, so that decryption can run on its own thread (standard input is read
+/// through [`io::Stdin`], which locks per read; reads are a chunk or more at a time).
+fn open_input(path: Option<&Path>) -> Result<Box<dyn Read + Send>> {
     Ok(match path {
         Some(p) => {
             Box::new(fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?)
         }
-        None => Box::new(io::stdin().lock()),
+        None => Box::new(io::stdin()),
     })
 }
 
@@ -164,4 +226,81 @@ fn read_passphrase(path: &Path) -> Result<Passphrase> {
         );
     }
     Ok(pass)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Gives `data` in odd-sized reads, then fails if `fail` (a chunk that did not verify).
+    struct Source {
+        data: Vec<u8>,
+        pos: usize,
+        fail: bool,
+    }
+
+    impl Read for Source {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.pos == self.data.len() {
+                return if self.fail {
+                    Err(io::Error::other("chunk failed"))
+                } else {
+                    Ok(0)
+                };
+            }
+            let n = out.len().min(70_001).min(self.data.len() - self.pos);
+            out[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    fn source(len: usize, fail: bool) -> Source {
+        let data = (0..len).map(|i| (i % 251) as u8).collect();
+        Source { data, pos: 0, fail }
+    }
+
+    #[test]
+    fn pipelined_copy_writes_everything_in_order() {
+        for len in [
+            0,
+            1,
+            COPY_BUF - 1,
+            COPY_BUF,
+            COPY_BUF + 1,
+            10 * COPY_BUF + 7,
+        ] {
+            let src = source(len, false);
+            let want = src.data.clone();
+            let mut out = Vec::new();
+            pipelined_copy(src, &mut out).unwrap();
+            assert_eq!(out, want, "len {len}");
+        }
+    }
+
+    #[test]
+    fn pipelined_copy_returns_the_readers_error_after_what_came_before_it() {
+        let src = source(3 * COPY_BUF + 5, true);
+        let mut out = Vec::new();
+        assert!(pipelined_copy(src, &mut out).is_err());
+        // Only whole buffers that were read before the failure can have been written.
+        assert!(out.len() <= 3 * COPY_BUF);
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_reader() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        // Far more than the channel holds: the reader would block on it forever if the
+        // writer's failure did not hang up on it.
+        let src = source(8 * (PIPE_DEPTH + 2) * COPY_BUF, false);
+        assert!(pipelined_copy(src, &mut Full).is_err());
+    }
 }

@@ -171,6 +171,41 @@ mod tests {
         ));
     }
 
+    /// RFC 9106 §5.3, the Argon2id test vector (m = 32 KiB, t = 3, p = 4, with a secret and
+    /// associated data, which the container does not use): p = 4 lanes, so with the `parallel`
+    /// feature this runs the threaded lane filling that every container's key comes from.
+    #[test]
+    fn the_argon2_build_passes_rfc_9106_argon2id_vector() {
+        let mut b = argon2::ParamsBuilder::new();
+        b.m_cost(32).t_cost(3).p_cost(4);
+        b.data(argon2::AssociatedData::new(&[0x04; 12]).unwrap());
+        let params = b.build().unwrap();
+        let ctx = argon2::Argon2::new_with_secret(
+            &[0x03; 8],
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            params,
+        )
+        .unwrap();
+        let mut tag = [0u8; 32];
+        ctx.hash_password_into(&[0x01; 32], &[0x02; 16], &mut tag)
+            .unwrap();
+        let want = "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659";
+        let got: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(got, want);
+    }
+
+    /// The same key from the recommended profile (64 MiB, t = 3, p = 4) as before the lanes
+    /// were computed in parallel: the value argon2 0.5.3 (single-threaded) gave.
+    #[test]
+    fn recommended_profile_key_is_unchanged() {
+        let k =
+            PassphraseKey::derive_with_salt(b"pw", Argon2Params::recommended(), [7; 16]).unwrap();
+        let got: String = k.key.iter().map(|b| format!("{b:02x}")).collect();
+        let want = "983a510090d5881a0a4e97667726948383998c342865df1f0ddfd261ce7ba822";
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn debug_shows_no_key_material() {
         let k = PassphraseKey::derive_with_salt(b"pw", Argon2Params::minimum(), [7; 16]).unwrap();
