@@ -44,7 +44,7 @@ impl From<Error> for FfiError {
 /// `secmail_pgp_generate`, `secmail_cert_from_bytes` and the lookups; freed with
 /// `secmail_cert_free`. Immutable: may be read from several threads at once.
 pub struct secmail_cert_t {
-    cert: secmail_pgp::Cert,
+    pub(crate) cert: secmail_pgp::Cert,
 }
 
 /// An unlocked signing key, made from a key by `secmail_pgp_signer_new`; freed (and its
@@ -101,7 +101,11 @@ fn encoding(flags: u32) -> Encoding {
 
 /// # Safety
 /// `ptr` is NULL or `len` readable bytes.
-unsafe fn password(ptr: *const u8, len: usize, name: &str) -> FfiResult<Option<Password>> {
+pub(crate) unsafe fn password(
+    ptr: *const u8,
+    len: usize,
+    name: &str,
+) -> FfiResult<Option<Password>> {
     // SAFETY: forwarded from the caller.
     let b = unsafe { args::bytes(ptr, len, name) }?;
     Ok((!b.is_empty()).then(|| Password::from(b)))
