@@ -946,6 +946,16 @@ secmail_result_t secmail_pgp_decrypt_options_add_passphrase(struct secmail_pgp_d
 secmail_result_t secmail_pgp_decrypt_options_set_from(struct secmail_pgp_decrypt_options_t *options,
                                                       const char *from);
 
+// Sets the largest plaintext decryption accepts, in bytes (a bound against compression
+// bombs; the default is secmail-pgp's, 256 MiB). A message whose plaintext goes past it is
+// `SECMAIL_ERR_PGP_TOO_LARGE` and nothing of it is released; 0 is
+// `SECMAIL_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `options` is NULL or live options used by this thread only.
+secmail_result_t secmail_pgp_decrypt_options_set_max_plaintext(struct secmail_pgp_decrypt_options_t *options,
+                                                               uint64_t bytes);
+
 // Frees decryption options (passphrases wiped). NULL is allowed.
 //
 // # Safety

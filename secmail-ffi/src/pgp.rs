@@ -855,6 +855,31 @@ pub unsafe extern "C" fn secmail_pgp_decrypt_options_set_from(
     })
 }
 
+/// Sets the largest plaintext decryption accepts, in bytes (a bound against compression
+/// bombs; the default is secmail-pgp's, 256 MiB). A message whose plaintext goes past it is
+/// `SECMAIL_ERR_PGP_TOO_LARGE` and nothing of it is released; 0 is
+/// `SECMAIL_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `options` is NULL or live options used by this thread only.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn secmail_pgp_decrypt_options_set_max_plaintext(
+    options: *mut secmail_pgp_decrypt_options_t,
+    bytes: u64,
+) -> secmail_result_t {
+    entry(|| {
+        // SAFETY: NULL or live options used by this thread only (the caller's promise).
+        let o = unsafe { args::handle_mut(options, "options") }?;
+        if bytes == 0 {
+            return Err(FfiError::invalid(
+                "the plaintext bound must be at least 1 byte",
+            ));
+        }
+        o.opts = std::mem::take(&mut o.opts).max_plaintext(bytes);
+        Ok(())
+    })
+}
+
 /// Frees decryption options (passphrases wiped). NULL is allowed.
 ///
 /// # Safety
