@@ -1,6 +1,7 @@
 /*
  * secmail.h: the C ABI of secmail, a secure-email SDK (MIME, passphrase encryption,
- * OpenPGP, S/MIME). Link with -lsecmail_ffi (pkg-config: secmail).
+ * OpenPGP, S/MIME, SMTP/IMAP/POP3, the encrypted store). Link with -lsecmail_ffi
+ * (pkg-config: secmail).
  *
  * CONVENTIONS (docs/ffi.md has the full rules)
  *  - Every function is secmail_<object>_<verb>. Every fallible function returns a
@@ -35,6 +36,11 @@
  *    secmail_pgp_decrypt_options_t, secmail_input_t, secmail_output_t, secmail_smtp_t,
  *    secmail_imap_t, secmail_pop3_t) must be used by one thread at a time; any handle may be
  *    moved between threads.
+ *  - secmail_store_t: every store function but secmail_store_set_limits, the
+ *    secmail_store_reseal_* functions and secmail_store_free takes it const, and may be called
+ *    on one handle from several threads at once (the store locks its index against other
+ *    threads and processes); those three need the handle to themselves. Several handles, in
+ *    one process or several, may use the same directory. A secmail_store_list_t is immutable.
  *  - Read and write callbacks are called only during the call that was given them, on the
  *    calling thread.
  *
@@ -128,6 +134,21 @@
 // `secmail_smime_sign_message` flag: opaque signing (`application/pkcs7-mime`) instead of
 // detached `multipart/signed`.
 #define SECMAIL_SMIME_OPAQUE 1
+
+// Message flag: read.
+#define SECMAIL_STORE_SEEN 1
+
+// Message flag: replied to.
+#define SECMAIL_STORE_ANSWERED 2
+
+// Message flag: flagged for attention.
+#define SECMAIL_STORE_FLAGGED 4
+
+// Message flag: marked for deletion (the message stays until `secmail_store_delete`).
+#define SECMAIL_STORE_DELETED 8
+
+// Message flag: a draft.
+#define SECMAIL_STORE_DRAFT 16
 
 // `secmail_server_new` security: TLS from the first byte (ports 465, 993, 995).
 #define SECMAIL_SECURITY_IMPLICIT 0
@@ -239,6 +260,20 @@ typedef struct secmail_smime_key_t secmail_smime_key_t;
 // Blocking: use from one thread at a time (it may move between threads).
 typedef struct secmail_smtp_t secmail_smtp_t;
 
+// The messages of a store at the time of `secmail_store_list`. Freed with
+// `secmail_store_list_free`. Immutable: may be read from several threads at once.
+typedef struct secmail_store_list_t secmail_store_list_t;
+
+// An encrypted store, opened for adding (`secmail_store_open_add`, or `secmail_store_init_*`
+// with a certificate) or as its owner (`secmail_store_open_pgp`, `_open_smime`,
+// `_open_passphrase`, or `secmail_store_init_passphrase`). Freed with `secmail_store_free`
+// (the passphrase-derived key is wiped).
+//
+// Every function but `secmail_store_reseal_*` and `secmail_store_free` takes a `const`
+// handle and may be called on one handle from several threads at once: the store takes a
+// file lock around every change of its index, as it does between processes.
+typedef struct secmail_store_t secmail_store_t;
+
 // The security verdict on one message: which parts were encrypted, which signed, by whom.
 // Made by the decrypt/verify functions; freed with `secmail_verdict_free`. Immutable: one
 // verdict may be read from several threads at once.
@@ -266,6 +301,25 @@ typedef uint32_t secmail_pgp_cert_role_t;
 
 // What `secmail_pgp_decrypt_options_add_passphrase` adds.
 typedef uint32_t secmail_pgp_passphrase_role_t;
+
+// One message as the index knows it, filled by `secmail_store_list_entry`. The strings
+// belong to the list and stay valid until `secmail_store_list_free`; never free them.
+typedef struct secmail_store_entry_t {
+  // The message id.
+  const char *id;
+  // When it was added, in seconds since the Unix epoch.
+  uint64_t added;
+  // Its size in bytes.
+  uint64_t size;
+  // Its `SECMAIL_STORE_*` flags.
+  uint32_t flags;
+  // Its `Date` field as written (`""` if none).
+  const char *date;
+  // Its `From` field (`""` if none).
+  const char *from;
+  // Its `Subject` field, RFC 2047 words decoded (`""` if none).
+  const char *subject;
+} secmail_store_entry_t;
 
 // A read callback: fill `buf` with up to `len` bytes, store how many in `*read` (0 means the
 // end of the input), and return 0; return any other value on error (the operation then fails
@@ -458,6 +512,31 @@ typedef int32_t secmail_signature_status_t;
 
 // Another transport failure (a kind added after this version of the ABI).
 #define SECMAIL_ERR_TRANSPORT_OTHER 699
+
+// The directory is not a store this version can use (no or a damaged `store.conf`, an
+// unknown format version), or `secmail_store_init_*` found something already there.
+#define SECMAIL_ERR_STORE_INVALID 700
+
+// The key or passphrase given is not the store owner's (deliberately coarse).
+#define SECMAIL_ERR_STORE_WRONG_KEY 701
+
+// The key given is for another scheme than the store's (an OpenPGP key for an S/MIME
+// store…).
+#define SECMAIL_ERR_STORE_SCHEME_MISMATCH 702
+
+// A stored message or the index did not open: altered, truncated, or not sealed to this
+// store's owner. Nothing of it was released.
+#define SECMAIL_ERR_STORE_DAMAGED 703
+
+// The index opened but could not be parsed: `secmail_store_rebuild` makes it again from the
+// messages.
+#define SECMAIL_ERR_STORE_BAD_INDEX 704
+
+// Sealing failed (the owner's certificate has no usable encryption key…).
+#define SECMAIL_ERR_STORE_SEAL 705
+
+// Another store failure (a kind added after this version of the ABI).
+#define SECMAIL_ERR_STORE_OTHER 799
 
 // A secret key to decrypt with.
 #define SECMAIL_PGP_ROLE_DECRYPT 0
@@ -867,6 +946,16 @@ secmail_result_t secmail_pgp_decrypt_options_add_passphrase(struct secmail_pgp_d
 secmail_result_t secmail_pgp_decrypt_options_set_from(struct secmail_pgp_decrypt_options_t *options,
                                                       const char *from);
 
+// Sets the largest plaintext decryption accepts, in bytes (a bound against compression
+// bombs; the default is secmail-pgp's, 256 MiB). A message whose plaintext goes past it is
+// `SECMAIL_ERR_PGP_TOO_LARGE` and nothing of it is released; 0 is
+// `SECMAIL_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `options` is NULL or live options used by this thread only.
+secmail_result_t secmail_pgp_decrypt_options_set_max_plaintext(struct secmail_pgp_decrypt_options_t *options,
+                                                               uint64_t bytes);
+
 // Frees decryption options (passphrases wiped). NULL is allowed.
 //
 // # Safety
@@ -1202,6 +1291,309 @@ secmail_result_t secmail_smime_read_message(const uint8_t *message,
                                             bool require_valid_signature,
                                             struct secmail_buffer_t *out,
                                             struct secmail_verdict_t **verdict);
+
+// Makes a new store in `dir` (created if missing; if it exists it must be empty) owned by
+// the OpenPGP certificate `cert` (its public half is all that is used and written), and
+// opens it for adding into `*store` (free with `secmail_store_free`).
+//
+// Errors: `SECMAIL_ERR_STORE_INVALID` (`dir` is not empty), `SECMAIL_ERR_PGP_UNUSABLE_CERT`
+// (no valid encryption key), `SECMAIL_ERR_IO`.
+//
+// # Safety
+// `dir` is NULL or a NUL-terminated string; `cert` is NULL or a live certificate; `store` is
+// NULL or writable.
+secmail_result_t secmail_store_init_pgp(const char *dir,
+                                        const struct secmail_cert_t *cert,
+                                        struct secmail_store_t **store);
+
+// Makes a new store in `dir` owned by the S/MIME (X.509, RSA) certificate `cert`, and opens
+// it for adding into `*store`. As `secmail_store_init_pgp` otherwise.
+//
+// # Safety
+// `dir` is NULL or a NUL-terminated string; `cert` is NULL or a live certificate; `store` is
+// NULL or writable.
+secmail_result_t secmail_store_init_smime(const char *dir,
+                                          const struct secmail_smime_cert_t *cert,
+                                          struct secmail_store_t **store);
+
+// Makes a new store in `dir` sealed under a passphrase (Argon2id with the recommended costs,
+// or those of `SECMAIL_PASSPHRASE_KDF_INTERACTIVE` / `_KDF_MINIMUM` in `flags`), and opens it
+// as the owner into `*store` (the passphrase is the owner's secret). The passphrase may not
+// be empty (`SECMAIL_ERR_MISUSE`).
+//
+// # Safety
+// `dir` is NULL or a NUL-terminated string; `passphrase` is NULL or `passphrase_len`
+// readable bytes; `store` is NULL or writable.
+secmail_result_t secmail_store_init_passphrase(const char *dir,
+                                               const uint8_t *passphrase,
+                                               size_t passphrase_len,
+                                               uint32_t flags,
+                                               struct secmail_store_t **store);
+
+// Opens the store in `dir` for adding messages only, with the owner's public half from the
+// store's descriptor; a passphrase store needs its passphrase (`passphrase_len` > 0), the
+// others none (NULL, 0). A handle opened this way can add, nothing else (the owner's
+// functions return `SECMAIL_ERR_MISUSE`).
+//
+// Errors: `SECMAIL_ERR_STORE_INVALID` (not a store), `SECMAIL_ERR_STORE_WRONG_KEY` (wrong
+// passphrase), `SECMAIL_ERR_MISUSE` (a passphrase store without a passphrase).
+//
+// # Safety
+// `dir` is NULL or a NUL-terminated string; `passphrase` is NULL or `passphrase_len`
+// readable bytes; `store` is NULL or writable.
+secmail_result_t secmail_store_open_add(const char *dir,
+                                        const uint8_t *passphrase,
+                                        size_t passphrase_len,
+                                        struct secmail_store_t **store);
+
+// Opens the OpenPGP store in `dir` as its owner, with the owner's secret key `key` (unlocked
+// with `key_passphrase` when its secret keys are protected; NULL, 0 otherwise).
+//
+// Errors: `SECMAIL_ERR_STORE_WRONG_KEY` (not the owner's key),
+// `SECMAIL_ERR_STORE_SCHEME_MISMATCH` (not an OpenPGP store), `SECMAIL_ERR_MISUSE` (`key`
+// has no secret key), `SECMAIL_ERR_STORE_INVALID`.
+//
+// # Safety
+// `dir` is NULL or a NUL-terminated string; `key` is NULL or a live certificate;
+// `key_passphrase` is NULL or `key_passphrase_len` readable bytes; `store` is NULL or
+// writable.
+secmail_result_t secmail_store_open_pgp(const char *dir,
+                                        const struct secmail_cert_t *key,
+                                        const uint8_t *key_passphrase,
+                                        size_t key_passphrase_len,
+                                        struct secmail_store_t **store);
+
+// Opens the S/MIME store in `dir` as its owner, with the owner's certificate and private
+// key. Errors as `secmail_store_open_pgp`.
+//
+// # Safety
+// `dir` is NULL or a NUL-terminated string; `cert` and `key` are NULL or live handles;
+// `store` is NULL or writable.
+secmail_result_t secmail_store_open_smime(const char *dir,
+                                          const struct secmail_smime_cert_t *cert,
+                                          const struct secmail_smime_key_t *key,
+                                          struct secmail_store_t **store);
+
+// Opens the passphrase store in `dir` as its owner. Errors: `SECMAIL_ERR_STORE_WRONG_KEY`
+// (another passphrase), `SECMAIL_ERR_STORE_SCHEME_MISMATCH`, `SECMAIL_ERR_MISUSE` (empty
+// passphrase), `SECMAIL_ERR_LIMIT_EXCEEDED` (the store asks for Argon2 costs past the
+// default limits).
+//
+// # Safety
+// `dir` is NULL or a NUL-terminated string; `passphrase` is NULL or `passphrase_len`
+// readable bytes; `store` is NULL or writable.
+secmail_result_t secmail_store_open_passphrase(const char *dir,
+                                               const uint8_t *passphrase,
+                                               size_t passphrase_len,
+                                               struct secmail_store_t **store);
+
+// Changes the bounds the store handle reads with (they start at the defaults):
+// `max_message_size` is the largest message added or opened, in bytes (default 64 MiB; a
+// message is held in memory while it is opened, so this bounds memory too), `max_messages`
+// the most messages the index may list (default 1,000,000). 0 keeps a bound as it is.
+// A message past the bound is `SECMAIL_ERR_LIMIT_EXCEEDED` and nothing of it is stored or
+// released.
+//
+// # Safety
+// `store` is NULL or a live store handle not used by another thread during the call.
+secmail_result_t secmail_store_set_limits(struct secmail_store_t *store,
+                                          uint64_t max_message_size,
+                                          size_t max_messages);
+
+// The store's scheme (`"openpgp"`, `"smime"` or `"passphrase"`) into `*scheme` (free with
+// `secmail_string_free`), and whether the handle was opened as the owner into `*owner`.
+//
+// # Safety
+// `store` is NULL or a live store handle; `scheme` and `owner` are NULL or writable.
+secmail_result_t secmail_store_info(const struct secmail_store_t *store,
+                                    char **scheme,
+                                    bool *owner);
+
+// Frees a store handle (wiping a passphrase-derived key). NULL is a no-op.
+//
+// # Safety
+// `store` is NULL or a live store handle, not used afterwards and not in use by another
+// thread.
+void secmail_store_free(struct secmail_store_t *store);
+
+// Seals the message `message[0..len]` into the store and gives its id (1 to 64 of
+// `[0-9A-Za-z.]`) in `*id` (free with `secmail_string_free`) once it is durable. Works on
+// any handle (for adding or the owner's). Nothing of the plaintext touches the disk.
+//
+// Errors: `SECMAIL_ERR_LIMIT_EXCEEDED` (larger than the store's `max_message_size`),
+// `SECMAIL_ERR_STORE_SEAL`, `SECMAIL_ERR_IO`.
+//
+// # Safety
+// `store` is NULL or a live store handle; `message` is NULL or `len` readable bytes; `id` is
+// NULL or writable.
+secmail_result_t secmail_store_add(const struct secmail_store_t *store,
+                                   const uint8_t *message,
+                                   size_t len,
+                                   char **id);
+
+// As `secmail_store_add`, reading the message from `input` to its end (a read callback, so a
+// large message need not be in memory; the store keeps at most its header section).
+//
+// # Safety
+// `store` is NULL or a live store handle; `input` is NULL or a live input not used by
+// another thread during the call; `id` is NULL or writable.
+secmail_result_t secmail_store_add_stream(const struct secmail_store_t *store,
+                                          struct secmail_input_t *input,
+                                          char **id);
+
+// Lists every message (sorted by time added, then id) into `*list` (free with
+// `secmail_store_list_free`). Owner only (`SECMAIL_ERR_MISUSE` otherwise). Messages added
+// since the last list are folded into the index.
+//
+// Errors: `SECMAIL_ERR_STORE_BAD_INDEX` (the index opened but does not parse: see
+// `secmail_store_rebuild`), `SECMAIL_ERR_STORE_DAMAGED`, `SECMAIL_ERR_LIMIT_EXCEEDED`.
+//
+// # Safety
+// `store` is NULL or a live store handle; `list` is NULL or writable.
+secmail_result_t secmail_store_list(const struct secmail_store_t *store,
+                                    struct secmail_store_list_t **list);
+
+// Lists every message as a JSON array into `*json` (free with `secmail_string_free`): one
+// object per message with `id`, `added`, `date`, `from`, `subject`, `size` and `flags` (an
+// array of `"seen"`, `"answered"`, `"flagged"`, `"deleted"`, `"draft"`), the shape of
+// `secmail store list --json`. As `secmail_store_list` otherwise.
+//
+// # Safety
+// `store` is NULL or a live store handle; `json` is NULL or writable.
+secmail_result_t secmail_store_list_json(const struct secmail_store_t *store,
+                                         char **json);
+
+// The number of messages in `list`, into `*count`.
+//
+// # Safety
+// `list` is NULL or a live list; `count` is NULL or writable.
+secmail_result_t secmail_store_list_count(const struct secmail_store_list_t *list,
+                                          size_t *count);
+
+// Message `index` (0-based, below `secmail_store_list_count`) of `list` into `*entry`, whose
+// strings belong to the list. An index out of range is `SECMAIL_ERR_INVALID_ARGUMENT` (and
+// `*entry` is all NULL and 0).
+//
+// # Safety
+// `list` is NULL or a live list; `entry` is NULL or writable.
+secmail_result_t secmail_store_list_entry(const struct secmail_store_list_t *list,
+                                          size_t index,
+                                          struct secmail_store_entry_t *entry);
+
+// Frees a list (its entries' strings with it). NULL is a no-op.
+//
+// # Safety
+// `list` is NULL or a live list, not used afterwards.
+void secmail_store_list_free(struct secmail_store_list_t *list);
+
+// Opens message `id` into `*message` (byte-exact as added; free with `secmail_buffer_free`,
+// which wipes it). Owner only. Nothing is released unless the whole message authenticated.
+//
+// Errors: `SECMAIL_ERR_NOT_FOUND` (no such id), `SECMAIL_ERR_STORE_DAMAGED` (altered,
+// truncated, or not sealed to this owner), `SECMAIL_ERR_LIMIT_EXCEEDED`.
+//
+// # Safety
+// `store` is NULL or a live store handle; `id` is NULL or a NUL-terminated string; `message`
+// is NULL or writable.
+secmail_result_t secmail_store_get(const struct secmail_store_t *store,
+                                   const char *id,
+                                   struct secmail_buffer_t *message);
+
+// As `secmail_store_get`, writing the message to `output` (a write callback or memory).
+// The message is written only after it authenticated; if the output fails part-way, discard
+// what it received.
+//
+// # Safety
+// `store` is NULL or a live store handle; `id` is NULL or a NUL-terminated string; `output`
+// is NULL or a live output not used by another thread during the call.
+secmail_result_t secmail_store_get_stream(const struct secmail_store_t *store,
+                                          const char *id,
+                                          struct secmail_output_t *output);
+
+// Sets the `SECMAIL_STORE_*` flags in `set` and clears those in `clear` on message `id`
+// (clearing wins where both name a flag); its new flags go to `*flags` unless `flags` is
+// NULL. Owner only. Unknown bits are `SECMAIL_ERR_INVALID_ARGUMENT`; no such id is
+// `SECMAIL_ERR_NOT_FOUND`.
+//
+// # Safety
+// `store` is NULL or a live store handle; `id` is NULL or a NUL-terminated string; `flags`
+// is NULL or writable.
+secmail_result_t secmail_store_flag(const struct secmail_store_t *store,
+                                    const char *id,
+                                    uint32_t set,
+                                    uint32_t clear,
+                                    uint32_t *flags);
+
+// Deletes message `id`: first from the index (durably), then its file. Owner only. No such
+// id is `SECMAIL_ERR_NOT_FOUND`.
+//
+// # Safety
+// `store` is NULL or a live store handle; `id` is NULL or a NUL-terminated string.
+secmail_result_t secmail_store_delete(const struct secmail_store_t *store,
+                                      const char *id);
+
+// Opens every message and checks it against the index. Whether nothing is wrong goes to
+// `*clean`; unless `report` is NULL, a JSON report to `*report` (free with
+// `secmail_string_free`): `{"ok": n, "problems": ["…", …], "leftovers": n}` (`ok`:
+// messages that open and match; `problems`: one line each; `leftovers`: files of writes in
+// progress or cut short by a crash, which are not problems). Owner only. Problems found are
+// not an error: the call returns `SECMAIL_OK` with `*clean` false.
+//
+// # Safety
+// `store` is NULL or a live store handle; `clean` is NULL or writable; `report` is NULL or
+// writable.
+secmail_result_t secmail_store_verify(const struct secmail_store_t *store,
+                                      bool *clean,
+                                      char **report);
+
+// Makes the index again from the messages themselves (after it was lost or damaged: list,
+// flag and delete then work again). Flags are kept where the old index still opens. Owner
+// only. Unless `failed` is NULL, the names of the files that did not open (left where they
+// are) go to `*failed` as a JSON array of strings (free with `secmail_string_free`).
+//
+// # Safety
+// `store` is NULL or a live store handle; `failed` is NULL or writable.
+secmail_result_t secmail_store_rebuild(const struct secmail_store_t *store,
+                                       char **failed);
+
+// Re-seals every message and the index to a new owner, the OpenPGP key `key` (key rotation;
+// crash-safe: after an interruption, call it again with the same keys). The handle must be
+// the current owner's; on success it becomes the new owner's, and the number of objects
+// re-sealed goes to `*count`. Processes that opened the store for adding before the switch
+// keep sealing to the old owner: stop them or reseal again once they are done.
+//
+// # Safety
+// `store` is NULL or a live store handle not used by another thread during the call; `key`
+// is NULL or a live certificate; `key_passphrase` is NULL or `key_passphrase_len` readable
+// bytes; `count` is NULL or writable.
+secmail_result_t secmail_store_reseal_pgp(struct secmail_store_t *store,
+                                          const struct secmail_cert_t *key,
+                                          const uint8_t *key_passphrase,
+                                          size_t key_passphrase_len,
+                                          size_t *count);
+
+// As `secmail_store_reseal_pgp`, to the S/MIME certificate `cert` and its private `key`.
+//
+// # Safety
+// `store` is NULL or a live store handle not used by another thread during the call; `cert`
+// and `key` are NULL or live handles; `count` is NULL or writable.
+secmail_result_t secmail_store_reseal_smime(struct secmail_store_t *store,
+                                            const struct secmail_smime_cert_t *cert,
+                                            const struct secmail_smime_key_t *key,
+                                            size_t *count);
+
+// As `secmail_store_reseal_pgp`, to a passphrase (Argon2id costs chosen by `flags` as for
+// `secmail_store_init_passphrase`). If an interrupted run already switched the store to this
+// passphrase, its salt is reused so that the run can finish.
+//
+// # Safety
+// `store` is NULL or a live store handle not used by another thread during the call;
+// `passphrase` is NULL or `passphrase_len` readable bytes; `count` is NULL or writable.
+secmail_result_t secmail_store_reseal_passphrase(struct secmail_store_t *store,
+                                                 const uint8_t *passphrase,
+                                                 size_t passphrase_len,
+                                                 uint32_t flags,
+                                                 size_t *count);
 
 // Makes an input that reads through `read` with `user` passed back to it.
 //

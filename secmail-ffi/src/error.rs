@@ -144,6 +144,28 @@ pub const SECMAIL_ERR_TRANSPORT_CONFIG: secmail_result_t = 613;
 /// Another transport failure (a kind added after this version of the ABI).
 pub const SECMAIL_ERR_TRANSPORT_OTHER: secmail_result_t = 699;
 
+// --- 7xx: the encrypted store (secmail_core::store). An unknown id is SECMAIL_ERR_NOT_FOUND,
+// a message past the store's bounds SECMAIL_ERR_LIMIT_EXCEEDED, a failing directory
+// SECMAIL_ERR_IO, a handle opened for adding used for an owner's function SECMAIL_ERR_MISUSE.
+/// The directory is not a store this version can use (no or a damaged `store.conf`, an
+/// unknown format version), or `secmail_store_init_*` found something already there.
+pub const SECMAIL_ERR_STORE_INVALID: secmail_result_t = 700;
+/// The key or passphrase given is not the store owner's (deliberately coarse).
+pub const SECMAIL_ERR_STORE_WRONG_KEY: secmail_result_t = 701;
+/// The key given is for another scheme than the store's (an OpenPGP key for an S/MIME
+/// store…).
+pub const SECMAIL_ERR_STORE_SCHEME_MISMATCH: secmail_result_t = 702;
+/// A stored message or the index did not open: altered, truncated, or not sealed to this
+/// store's owner. Nothing of it was released.
+pub const SECMAIL_ERR_STORE_DAMAGED: secmail_result_t = 703;
+/// The index opened but could not be parsed: `secmail_store_rebuild` makes it again from the
+/// messages.
+pub const SECMAIL_ERR_STORE_BAD_INDEX: secmail_result_t = 704;
+/// Sealing failed (the owner's certificate has no usable encryption key…).
+pub const SECMAIL_ERR_STORE_SEAL: secmail_result_t = 705;
+/// Another store failure (a kind added after this version of the ABI).
+pub const SECMAIL_ERR_STORE_OTHER: secmail_result_t = 799;
+
 /// The name of a result code (`"SECMAIL_ERR_PGP_CANNOT_DECRYPT"`), or `"SECMAIL_ERR_UNKNOWN"`
 /// for a code this version does not know. Never NULL; the string is static: do not free it.
 #[unsafe(no_mangle)]
@@ -204,6 +226,13 @@ pub extern "C" fn secmail_result_str(code: secmail_result_t) -> *const c_char {
         SECMAIL_ERR_TRANSPORT_PROTOCOL => b"SECMAIL_ERR_TRANSPORT_PROTOCOL\0",
         SECMAIL_ERR_TRANSPORT_CONFIG => b"SECMAIL_ERR_TRANSPORT_CONFIG\0",
         SECMAIL_ERR_TRANSPORT_OTHER => b"SECMAIL_ERR_TRANSPORT_OTHER\0",
+        SECMAIL_ERR_STORE_INVALID => b"SECMAIL_ERR_STORE_INVALID\0",
+        SECMAIL_ERR_STORE_WRONG_KEY => b"SECMAIL_ERR_STORE_WRONG_KEY\0",
+        SECMAIL_ERR_STORE_SCHEME_MISMATCH => b"SECMAIL_ERR_STORE_SCHEME_MISMATCH\0",
+        SECMAIL_ERR_STORE_DAMAGED => b"SECMAIL_ERR_STORE_DAMAGED\0",
+        SECMAIL_ERR_STORE_BAD_INDEX => b"SECMAIL_ERR_STORE_BAD_INDEX\0",
+        SECMAIL_ERR_STORE_SEAL => b"SECMAIL_ERR_STORE_SEAL\0",
+        SECMAIL_ERR_STORE_OTHER => b"SECMAIL_ERR_STORE_OTHER\0",
         _ => b"SECMAIL_ERR_UNKNOWN\0",
     };
     s.as_ptr().cast()
@@ -390,6 +419,13 @@ mod tests {
             SECMAIL_ERR_SMIME_USAGE_NOT_ALLOWED,
             SECMAIL_ERR_SMIME_RANDOM,
             SECMAIL_ERR_SMIME_OTHER,
+            SECMAIL_ERR_STORE_INVALID,
+            SECMAIL_ERR_STORE_WRONG_KEY,
+            SECMAIL_ERR_STORE_SCHEME_MISMATCH,
+            SECMAIL_ERR_STORE_DAMAGED,
+            SECMAIL_ERR_STORE_BAD_INDEX,
+            SECMAIL_ERR_STORE_SEAL,
+            SECMAIL_ERR_STORE_OTHER,
         ];
         let mut names = std::collections::HashSet::new();
         for c in codes {

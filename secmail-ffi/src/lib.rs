@@ -11,6 +11,7 @@ pub mod core;
 pub mod error;
 pub mod pgp;
 pub mod smime;
+pub mod store;
 pub mod stream;
 pub mod transport;
 pub mod verdict;
@@ -20,6 +21,7 @@ pub use core::*;
 pub use error::*;
 pub use pgp::*;
 pub use smime::*;
+pub use store::*;
 pub use stream::*;
 pub use transport::*;
 pub use verdict::*;
@@ -49,5 +51,7 @@ mod tests {
         movable::<crate::secmail_pgp_decrypt_options_t>();
         movable::<crate::secmail_input_t>();
         movable::<crate::secmail_output_t>();
+        shareable::<crate::secmail_store_t>();
+        shareable::<crate::secmail_store_list_t>();
     }
 }

@@ -44,7 +44,7 @@ impl From<Error> for FfiError {
 /// `secmail_pgp_generate`, `secmail_cert_from_bytes` and the lookups; freed with
 /// `secmail_cert_free`. Immutable: may be read from several threads at once.
 pub struct secmail_cert_t {
-    cert: secmail_pgp::Cert,
+    pub(crate) cert: secmail_pgp::Cert,
 }
 
 /// An unlocked signing key, made from a key by `secmail_pgp_signer_new`; freed (and its
@@ -101,7 +101,11 @@ fn encoding(flags: u32) -> Encoding {
 
 /// # Safety
 /// `ptr` is NULL or `len` readable bytes.
-unsafe fn password(ptr: *const u8, len: usize, name: &str) -> FfiResult<Option<Password>> {
+pub(crate) unsafe fn password(
+    ptr: *const u8,
+    len: usize,
+    name: &str,
+) -> FfiResult<Option<Password>> {
     // SAFETY: forwarded from the caller.
     let b = unsafe { args::bytes(ptr, len, name) }?;
     Ok((!b.is_empty()).then(|| Password::from(b)))
@@ -847,6 +851,31 @@ pub unsafe extern "C" fn secmail_pgp_decrypt_options_set_from(
         // SAFETY: NULL or a NUL-terminated string (the caller's promise).
         let from = unsafe { args::opt_str(from, "from") }?.map(str::to_owned);
         o.opts = std::mem::take(&mut o.opts).from(from);
+        Ok(())
+    })
+}
+
+/// Sets the largest plaintext decryption accepts, in bytes (a bound against compression
+/// bombs; the default is secmail-pgp's, 256 MiB). A message whose plaintext goes past it is
+/// `SECMAIL_ERR_PGP_TOO_LARGE` and nothing of it is released; 0 is
+/// `SECMAIL_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `options` is NULL or live options used by this thread only.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn secmail_pgp_decrypt_options_set_max_plaintext(
+    options: *mut secmail_pgp_decrypt_options_t,
+    bytes: u64,
+) -> secmail_result_t {
+    entry(|| {
+        // SAFETY: NULL or live options used by this thread only (the caller's promise).
+        let o = unsafe { args::handle_mut(options, "options") }?;
+        if bytes == 0 {
+            return Err(FfiError::invalid(
+                "the plaintext bound must be at least 1 byte",
+            ));
+        }
+        o.opts = std::mem::take(&mut o.opts).max_plaintext(bytes);
         Ok(())
     })
 }

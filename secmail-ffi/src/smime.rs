@@ -43,13 +43,13 @@ impl From<Error> for FfiError {
 /// An X.509 certificate. Made by `secmail_smime_cert_from_bytes` or the CA functions; freed
 /// with `secmail_smime_cert_free`. Immutable: may be read from several threads at once.
 pub struct secmail_smime_cert_t {
-    cert: Certificate,
+    pub(crate) cert: Certificate,
 }
 
 /// A private key (RSA or ECDSA P-256). Made by `secmail_smime_key_from_bytes` or the CA
 /// functions; freed (wiped) with `secmail_smime_key_free`. Immutable: may be shared.
 pub struct secmail_smime_key_t {
-    key: PrivateKey,
+    pub(crate) key: PrivateKey,
 }
 
 /// An in-house certificate authority (its certificate and key). Made by

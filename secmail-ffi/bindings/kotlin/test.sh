@@ -18,7 +18,8 @@ done
 [ -f "$jna" ] || die "$jna is missing (Debian package libjna-java)"
 stdlib=$(ls /usr/share/java/kotlin-stdlib.jar 2>/dev/null) || die "kotlin-stdlib.jar is missing"
 
-(cd "$root" && cargo build --locked -p secmail-ffi)
+# The feature set of `cargo test --workspace` (see tests/c/run.sh): no dependency is rebuilt.
+(cd "$root" && cargo build --locked --workspace --lib --tests)
 [ -f "$lib/libsecmail_ffi.so" ] || die "$lib/libsecmail_ffi.so was not built"
 
 # The test sends through the mail stack of scripts/mailstack.sh, found as tests/c/run.sh finds

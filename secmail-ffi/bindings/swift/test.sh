@@ -29,6 +29,11 @@ int check(void) {
     secmail_cancel_t *c = 0;
     if (secmail_cancel_new(&c) != SECMAIL_OK) return 1;
     secmail_cancel_free(c);
+    secmail_store_t *st = 0;
+    secmail_store_entry_t e = {0};
+    (void)e;
+    if (secmail_store_open_add("/nonexistent", 0, 0, &st) != SECMAIL_ERR_STORE_INVALID) return 1;
+    secmail_store_free(st);
     secmail_buffer_free(&b);
     return secmail_abi_version() == SECMAIL_ABI_VERSION ? 0 : 1;
 }

@@ -77,5 +77,6 @@ void test_pgp(void);
 void test_smime(void);
 void test_threads(void);
 void test_transport(void);
+void test_store(void);
 
 #endif

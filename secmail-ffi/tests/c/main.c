@@ -14,6 +14,7 @@ int main(void) {
     RUN(test_smime);
     RUN(test_threads);
     RUN(test_transport);
+    RUN(test_store);
     printf("%d checks, %d failed\n", check_count, check_failures);
     return check_failures == 0 ? 0 : 1;
 }

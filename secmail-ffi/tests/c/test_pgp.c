@@ -176,6 +176,21 @@ static void encrypt_decrypt(void) {
     CHECK(memcmp(ct.data, "-----BEGIN PGP MESSAGE", 22) == 0);
 
     secmail_pgp_decrypt_options_t *o = options_for(bob, alice);
+    /* A plaintext bound below the message's size: nothing released. */
+    secmail_pgp_decrypt_options_t *small = options_for(bob, NULL);
+    CHECK_RC(secmail_pgp_decrypt_options_set_max_plaintext(small, 0), SECMAIL_ERR_INVALID_ARGUMENT);
+    CHECK_RC(secmail_pgp_decrypt_options_set_max_plaintext(NULL, 4), SECMAIL_ERR_NULL_ARGUMENT);
+    CHECK_OK(secmail_pgp_decrypt_options_set_max_plaintext(small, 4));
+    secmail_verdict_t *bounded_v = NULL;
+    CHECK_RC(secmail_pgp_decrypt(ct.data, ct.len, small, &pt, &bounded_v), SECMAIL_ERR_PGP_TOO_LARGE);
+    CHECK_EMPTY(pt);
+    CHECK(bounded_v == NULL);
+    CHECK_OK(secmail_pgp_decrypt_options_set_max_plaintext(small, 8));
+    CHECK_OK(secmail_pgp_decrypt(ct.data, ct.len, small, &pt, &bounded_v));
+    CHECK(BUF_IS(pt, "the plan"));
+    secmail_buffer_free(&pt);
+    secmail_verdict_free(bounded_v);
+    secmail_pgp_decrypt_options_free(small);
     CHECK_OK(secmail_pgp_decrypt_options_set_from(o, "alice@example.org"));
     secmail_verdict_t *v = NULL;
     CHECK_OK(secmail_pgp_decrypt(ct.data, ct.len, o, &pt, &v));

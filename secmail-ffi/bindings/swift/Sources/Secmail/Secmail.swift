@@ -27,6 +27,8 @@ public enum SecmailError: Error, Equatable {
     case smime(code: Int32, message: String)
     /// 6xx: SMTP, IMAP, POP3.
     case transport(code: Int32, message: String)
+    /// 7xx: the encrypted store (`SECMAIL_ERR_STORE_WRONG_KEY`, `_DAMAGED`, …).
+    case store(code: Int32, message: String)
     /// Any other code (a layer added after this wrapper).
     case other(code: Int32, message: String)
 
@@ -43,6 +45,7 @@ public enum SecmailError: Error, Equatable {
         case 400..<500: self = .openpgp(code: code, message: message)
         case 500..<600: self = .smime(code: code, message: message)
         case 600..<700: self = .transport(code: code, message: message)
+        case 700..<800: self = .store(code: code, message: message)
         default: self = .other(code: code, message: message)
         }
     }
@@ -200,5 +203,100 @@ public final class Cancellation: @unchecked Sendable {
         var flag = false
         _ = secmail_cancel_is_cancelled(handle, &flag)
         return flag
+    }
+}
+
+/// An encrypted store (`secmail_store_t`) opened for adding or as its owner. Every method but
+/// `setLimits` may be called from several threads at once (the store locks its index).
+public final class SecureStore: @unchecked Sendable {
+    let handle: OpaquePointer?
+
+    private init(handle: OpaquePointer?) { self.handle = handle }
+    deinit { secmail_store_free(handle) }
+
+    /// Makes a store in `directory` owned by an OpenPGP certificate; the handle can add.
+    public static func create(at directory: String, owner: PGPCertificate) throws -> SecureStore {
+        var s: OpaquePointer? = nil
+        try check(secmail_store_init_pgp(directory, owner.handle, &s))
+        return SecureStore(handle: s)
+    }
+
+    /// Makes a passphrase store in `directory`; the handle is the owner's.
+    public static func create(at directory: String, passphrase: Data) throws -> SecureStore {
+        var s: OpaquePointer? = nil
+        try withBytes(passphrase) { p, l in try check(secmail_store_init_passphrase(directory, p, l, 0, &s)) }
+        return SecureStore(handle: s)
+    }
+
+    /// Opens a store for adding only (the passphrase of a passphrase store, else empty).
+    public static func openForAdding(_ directory: String, passphrase: Data = Data()) throws -> SecureStore {
+        var s: OpaquePointer? = nil
+        try withBytes(passphrase) { p, l in try check(secmail_store_open_add(directory, p, l, &s)) }
+        return SecureStore(handle: s)
+    }
+
+    /// Opens an OpenPGP store as its owner with the owner's secret key.
+    public static func open(_ directory: String, key: PGPCertificate, keyPassphrase: Data = Data()) throws -> SecureStore {
+        var s: OpaquePointer? = nil
+        try withBytes(keyPassphrase) { p, l in try check(secmail_store_open_pgp(directory, key.handle, p, l, &s)) }
+        return SecureStore(handle: s)
+    }
+
+    /// Opens a passphrase store as its owner.
+    public static func open(_ directory: String, passphrase: Data) throws -> SecureStore {
+        var s: OpaquePointer? = nil
+        try withBytes(passphrase) { p, l in try check(secmail_store_open_passphrase(directory, p, l, &s)) }
+        return SecureStore(handle: s)
+    }
+
+    /// Seals a message into the store; its id once it is durable.
+    public func add(_ message: Data) throws -> String {
+        var id: UnsafeMutablePointer<CChar>? = nil
+        try withBytes(message) { p, l in try check(secmail_store_add(handle, p, l, &id)) }
+        return take(id)
+    }
+
+    /// Every message as JSON (`id`, `added`, `date`, `from`, `subject`, `size`, `flags`).
+    public func listJSON() throws -> String {
+        var json: UnsafeMutablePointer<CChar>? = nil
+        try check(secmail_store_list_json(handle, &json))
+        return take(json)
+    }
+
+    /// Message `id`, byte-exact, only after it authenticated.
+    public func message(_ id: String) throws -> Data {
+        var out = secmail_buffer_t(data: nil, len: 0)
+        try check(secmail_store_get(handle, id, &out))
+        return take(&out)
+    }
+
+    /// Sets and clears `SECMAIL_STORE_*` flags; the message's new flags.
+    public func flag(_ id: String, set: UInt32, clear: UInt32 = 0) throws -> UInt32 {
+        var flags: UInt32 = 0
+        try check(secmail_store_flag(handle, id, set, clear, &flags))
+        return flags
+    }
+
+    /// Deletes message `id`.
+    public func delete(_ id: String) throws { try check(secmail_store_delete(handle, id)) }
+
+    /// Opens every message and checks the index: whether all is well, and the JSON report.
+    public func verify() throws -> (clean: Bool, reportJSON: String) {
+        var clean = false
+        var report: UnsafeMutablePointer<CChar>? = nil
+        try check(secmail_store_verify(handle, &clean, &report))
+        return (clean, take(report))
+    }
+
+    /// Makes the index again from the messages; the JSON array of files that did not open.
+    public func rebuild() throws -> String {
+        var failed: UnsafeMutablePointer<CChar>? = nil
+        try check(secmail_store_rebuild(handle, &failed))
+        return take(failed)
+    }
+
+    /// Changes the bounds (0 keeps one). Not while another thread uses the store.
+    public func setLimits(maxMessageSize: UInt64, maxMessages: Int = 0) throws {
+        try check(secmail_store_set_limits(handle, maxMessageSize, maxMessages))
     }
 }

@@ -104,6 +104,38 @@ interface SecmailNative : Library {
     fun secmail_send_report_free(report: Pointer?)
     fun secmail_smtp_quit(smtp: Pointer?): Int
     fun secmail_smtp_free(smtp: Pointer?)
+
+    fun secmail_store_init_pgp(dir: String, cert: Pointer, store: PointerByReference): Int
+    fun secmail_store_init_passphrase(
+        dir: String, passphrase: ByteArray?, passphraseLen: SizeT, flags: Int, store: PointerByReference
+    ): Int
+    fun secmail_store_open_add(
+        dir: String, passphrase: ByteArray?, passphraseLen: SizeT, store: PointerByReference
+    ): Int
+    fun secmail_store_open_pgp(
+        dir: String, key: Pointer, keyPassphrase: ByteArray?, keyPassphraseLen: SizeT,
+        store: PointerByReference
+    ): Int
+    fun secmail_store_open_passphrase(
+        dir: String, passphrase: ByteArray?, passphraseLen: SizeT, store: PointerByReference
+    ): Int
+    fun secmail_store_set_limits(store: Pointer, maxMessageSize: Long, maxMessages: SizeT): Int
+    fun secmail_store_add(store: Pointer, message: ByteArray?, len: SizeT, id: PointerByReference): Int
+    fun secmail_store_list_json(store: Pointer, json: PointerByReference): Int
+    fun secmail_store_get(store: Pointer, id: String, message: SecmailBuffer): Int
+    fun secmail_store_flag(
+        store: Pointer, id: String, set: Int, clear: Int, flags: com.sun.jna.ptr.IntByReference?
+    ): Int
+    fun secmail_store_delete(store: Pointer, id: String): Int
+    fun secmail_store_verify(
+        store: Pointer, clean: com.sun.jna.ptr.ByteByReference, report: PointerByReference?
+    ): Int
+    fun secmail_store_rebuild(store: Pointer, failed: PointerByReference?): Int
+    fun secmail_store_reseal_passphrase(
+        store: Pointer, passphrase: ByteArray?, passphraseLen: SizeT, flags: Int,
+        count: PointerByReference
+    ): Int
+    fun secmail_store_free(store: Pointer?)
 }
 
 /** A failed call: the `secmail_result_t` code, its name, and the library's message. */
@@ -125,6 +157,19 @@ object Secmail {
     const val ERR_CANCELLED = 104
     const val ERR_TRANSPORT_CONNECT = 600
     const val ERR_TRANSPORT_CONFIG = 613
+    const val ERR_MISUSE = 105
+    const val ERR_NOT_FOUND = 107
+    const val ERR_LIMIT_EXCEEDED = 201
+    const val ERR_STORE_INVALID = 700
+    const val ERR_STORE_WRONG_KEY = 701
+    const val ERR_STORE_SCHEME_MISMATCH = 702
+    const val ERR_STORE_DAMAGED = 703
+
+    const val STORE_SEEN = 1
+    const val STORE_ANSWERED = 2
+    const val STORE_FLAGGED = 4
+    const val STORE_DELETED = 8
+    const val STORE_DRAFT = 16
 
     const val PASSPHRASE_ARMOR = 1
     const val PASSPHRASE_KDF_MINIMUM = 8
@@ -388,6 +433,131 @@ class SmtpSession private constructor(p: Pointer) : Handle(p) {
             } finally {
                 Secmail.lib.secmail_server_free(server)
             }
+        }
+    }
+}
+
+/**
+ * An encrypted store (`secmail_store_t`): opened for adding (the public half) or as the owner.
+ * Its methods may be called from several threads at once, except [setLimits] and
+ * [resealPassphrase] (docs/ffi.md, "The encrypted store"). Messages come back as `ByteArray`s,
+ * which the JVM cannot wipe: keep them short-lived.
+ */
+class Store private constructor(p: Pointer) : Handle(p) {
+    override fun free(p: Pointer) = Secmail.lib.secmail_store_free(p)
+
+    /** Seals one message into the store; returns its id once it is durable. */
+    fun add(message: ByteArray): String {
+        val ref = PointerByReference()
+        Secmail.check(Secmail.lib.secmail_store_add(handle(), message, Secmail.size(message), ref))
+        return Secmail.takeString(ref)
+    }
+
+    /** Every message as a JSON array (`id`, `added`, `date`, `from`, `subject`, `size`, `flags`). */
+    fun listJson(): String {
+        val ref = PointerByReference()
+        Secmail.check(Secmail.lib.secmail_store_list_json(handle(), ref))
+        return Secmail.takeString(ref)
+    }
+
+    /** Message `id`, byte-exact as added (only after it authenticated). */
+    fun get(id: String): ByteArray {
+        val out = SecmailBuffer()
+        Secmail.check(Secmail.lib.secmail_store_get(handle(), id, out))
+        return Secmail.take(out)
+    }
+
+    /** Sets and clears `STORE_*` flags on message `id`; returns its new flags. */
+    fun flag(id: String, set: Int, clear: Int = 0): Int {
+        val flags = com.sun.jna.ptr.IntByReference()
+        Secmail.check(Secmail.lib.secmail_store_flag(handle(), id, set, clear, flags))
+        return flags.value
+    }
+
+    /** Deletes message `id`. */
+    fun delete(id: String) = Secmail.check(Secmail.lib.secmail_store_delete(handle(), id))
+
+    /** Opens every message and checks the index: whether all is well, and the JSON report. */
+    fun verify(): Pair<Boolean, String> {
+        val clean = com.sun.jna.ptr.ByteByReference()
+        val report = PointerByReference()
+        Secmail.check(Secmail.lib.secmail_store_verify(handle(), clean, report))
+        return Pair(clean.value.toInt() != 0, Secmail.takeString(report))
+    }
+
+    /** Makes the index again from the messages; returns the JSON array of files that did not open. */
+    fun rebuild(): String {
+        val ref = PointerByReference()
+        Secmail.check(Secmail.lib.secmail_store_rebuild(handle(), ref))
+        return Secmail.takeString(ref)
+    }
+
+    /** Changes the bounds (0 keeps one): largest message in bytes, most messages. */
+    fun setLimits(maxMessageSize: Long, maxMessages: Long = 0) =
+        Secmail.check(Secmail.lib.secmail_store_set_limits(handle(), maxMessageSize, SizeT(maxMessages)))
+
+    /** Re-seals everything to a new passphrase; returns how many objects were re-sealed. */
+    fun resealPassphrase(passphrase: ByteArray, kdfFlags: Int = 0): Long {
+        val count = PointerByReference()
+        Secmail.check(
+            Secmail.lib.secmail_store_reseal_passphrase(
+                handle(), passphrase, Secmail.size(passphrase), kdfFlags, count
+            )
+        )
+        return Pointer.nativeValue(count.value)
+    }
+
+    companion object {
+        private fun made(rc: Int, ref: PointerByReference): Store {
+            Secmail.check(rc)
+            return Store(ref.value)
+        }
+
+        /** Makes a store in `dir` owned by an OpenPGP certificate; the handle can add. */
+        @JvmStatic
+        fun initPgp(dir: String, cert: PgpCert): Store {
+            val ref = PointerByReference()
+            return made(Secmail.lib.secmail_store_init_pgp(dir, cert.handle(), ref), ref)
+        }
+
+        /** Makes a passphrase store in `dir` (`kdfFlags`: 0 or `PASSPHRASE_KDF_MINIMUM` for tests);
+         * the handle is the owner's. */
+        @JvmStatic
+        fun initPassphrase(dir: String, passphrase: ByteArray, kdfFlags: Int = 0): Store {
+            val ref = PointerByReference()
+            return made(
+                Secmail.lib.secmail_store_init_passphrase(
+                    dir, passphrase, Secmail.size(passphrase), kdfFlags, ref
+                ), ref
+            )
+        }
+
+        /** Opens a store for adding only (the passphrase for a passphrase store, else empty). */
+        @JvmStatic
+        fun openAdd(dir: String, passphrase: ByteArray = ByteArray(0)): Store {
+            val ref = PointerByReference()
+            return made(Secmail.lib.secmail_store_open_add(dir, passphrase, Secmail.size(passphrase), ref), ref)
+        }
+
+        /** Opens an OpenPGP store as its owner with the owner's secret key. */
+        @JvmStatic
+        fun openPgp(dir: String, key: PgpCert, keyPassphrase: ByteArray = ByteArray(0)): Store {
+            val ref = PointerByReference()
+            return made(
+                Secmail.lib.secmail_store_open_pgp(
+                    dir, key.handle(), keyPassphrase, Secmail.size(keyPassphrase), ref
+                ), ref
+            )
+        }
+
+        /** Opens a passphrase store as its owner. */
+        @JvmStatic
+        fun openPassphrase(dir: String, passphrase: ByteArray): Store {
+            val ref = PointerByReference()
+            return made(
+                Secmail.lib.secmail_store_open_passphrase(dir, passphrase, Secmail.size(passphrase), ref),
+                ref
+            )
         }
     }
 }

@@ -89,6 +89,59 @@ fun main() {
             expect(threw, "use after close is refused, not a crash")
         }
     }
+    // The encrypted store: a passphrase owner, and an OpenPGP owner with an add-only writer.
+    val storeDir = java.nio.file.Files.createTempDirectory("secmail-kotlin-store").toFile()
+    try {
+        val p = java.io.File(storeDir, "pass").path
+        val storePass = "store pass".toByteArray()
+        val mail = "From: Alice <alice@example.org>\r\nSubject: stored\r\n\r\nkept safe\r\n".toByteArray()
+        val id = Store.initPassphrase(p, storePass, Secmail.PASSPHRASE_KDF_MINIMUM).use { st ->
+            val id = st.add(mail)
+            expect(st.get(id).contentEquals(mail), "store round trip")
+            expect(st.listJson().contains("\"subject\":\"stored\""), "store list JSON")
+            expect(st.flag(id, Secmail.STORE_SEEN or Secmail.STORE_FLAGGED) == (Secmail.STORE_SEEN or Secmail.STORE_FLAGGED), "flags set")
+            expect(st.flag(id, 0, Secmail.STORE_FLAGGED) == Secmail.STORE_SEEN, "flag cleared")
+            expectCode(Secmail.ERR_INVALID_ARGUMENT, "unknown flag") { st.flag(id, 0x100) }
+            expectCode(Secmail.ERR_NOT_FOUND, "unknown id") { st.get("0.nosuchid") }
+            val (clean, report) = st.verify()
+            expect(clean && report.contains("\"ok\":1"), "verify: $report")
+            expect(st.rebuild() == "[]", "rebuild")
+            st.setLimits(8)
+            expectCode(Secmail.ERR_LIMIT_EXCEEDED, "message past the limit") { st.add(mail) }
+            st.setLimits(1L shl 20)
+            id
+        }
+        expectCode(Secmail.ERR_STORE_WRONG_KEY, "wrong store passphrase") {
+            Store.openPassphrase(p, "wrong".toByteArray())
+        }
+        Store.openAdd(p, storePass).use { w ->
+            val id2 = w.add(mail)
+            expectCode(Secmail.ERR_MISUSE, "an add-only handle cannot read") { w.get(id2) }
+        }
+        Store.openPassphrase(p, storePass).use { st ->
+            expect(st.get(id).contentEquals(mail), "reopened as owner")
+            expect(st.resealPassphrase("new pass".toByteArray(), Secmail.PASSPHRASE_KDF_MINIMUM) >= 2, "reseal")
+            st.delete(id)
+            expectCode(Secmail.ERR_NOT_FOUND, "deleted") { st.get(id) }
+        }
+        expectCode(Secmail.ERR_STORE_WRONG_KEY, "old passphrase after reseal") { Store.openPassphrase(p, storePass) }
+
+        val g = java.io.File(storeDir, "pgp").path
+        PgpCert.generate("Dana <dana@example.org>").use { dana ->
+            val id3 = dana.toPublic().use { pub -> Store.initPgp(g, pub).use { w -> w.add(mail) } }
+            expectCode(Secmail.ERR_STORE_SCHEME_MISMATCH, "passphrase for an OpenPGP store") {
+                Store.openPassphrase(g, storePass)
+            }
+            PgpCert.generate("Eve <eve@example.org>").use { eve ->
+                expectCode(Secmail.ERR_STORE_WRONG_KEY, "not the owner's key") { Store.openPgp(g, eve) }
+            }
+            Store.openPgp(g, dana).use { st -> expect(st.get(id3).contentEquals(mail), "OpenPGP store round trip") }
+        }
+        expectCode(Secmail.ERR_STORE_INVALID, "not a store") { Store.openAdd(storeDir.path) }
+    } finally {
+        storeDir.deleteRecursively()
+    }
+
     // Transport error paths (no server needed): a bad URL, a refused connection, a cancelled
     // token (nothing is attempted).
     expectCode(Secmail.ERR_TRANSPORT_CONFIG, "bad URL") { SmtpSession.connect("http://example.org") }
