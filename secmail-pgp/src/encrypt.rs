@@ -371,9 +371,26 @@ const COPY_BUF: usize = 256 * 1024;
 /// `io::copy` with a large buffer: `io::copy` reads 8 KiB at a time, which made one `read`
 /// system call and one pass through the writer stack per 8 KiB (perf: 8% of a 64 MiB
 /// encryption in `read` alone).
+/// Small inputs never pay for the large buffer (zeroing 256 KiB was 4.5% of a 1 KiB
+/// sign+encrypt under callgrind): reads start in an 8 KiB stack buffer and move to the large
+/// one once a read fills it.
 pub(crate) fn copy_large(input: &mut impl Read, output: &mut impl Write) -> io::Result<u64> {
-    let mut buf = vec![0u8; COPY_BUF];
+    let mut small = [0u8; 8 * 1024];
     let mut total = 0u64;
+    loop {
+        let n = match input.read(&mut small) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        output.write_all(&small[..n])?;
+        total += n as u64;
+        if n == small.len() {
+            break;
+        }
+    }
+    let mut buf = vec![0u8; COPY_BUF];
     loop {
         let n = match input.read(&mut buf) {
             Ok(0) => return Ok(total),
