@@ -478,6 +478,12 @@ fn encrypt(a: EncryptArgs) -> Result<()> {
     if let Some(p) = &a.passphrase_file {
         opts = opts.password(read_passphrase(p)?);
     }
+    // A regular file's length: small messages skip the bulk path's set-up.
+    if let Some(m) = a.input.as_deref().and_then(|p| fs::metadata(p).ok())
+        && m.is_file()
+    {
+        opts = opts.expected_size(m.len());
+    }
     let input = open_input(a.input.as_deref())?;
     let mut out = Output::open(a.output.as_deref())?;
     with_sink(&mut out, |w| {
@@ -513,15 +519,14 @@ fn decrypt(a: DecryptArgs) -> Result<()> {
     let opts = decrypt_options(&a.key, a.passphrase_file.as_deref(), &a.signer)?;
     let input = open_input(a.input.as_deref())?;
     let mut out = Output::open(a.output.as_deref())?;
-    let mut verdict = None;
-    with_sink(&mut out, |w| {
-        verdict = Some(secmail_pgp::decrypt_stream(input, w, &opts)?);
-        Ok(())
-    })?;
-    if let Some(v) = &verdict {
-        report(v);
-        write_verdict(a.verdict.as_deref(), v)?;
-    }
+    // A named output is a temporary file renamed into place only on success (and removed on
+    // failure): the library may write plaintext into it before its checks end.
+    let v = match &mut out {
+        Output::File { tmp, .. } => secmail_pgp::decrypt_to_file(input, tmp.as_file_mut(), &opts)?,
+        Output::Stdout(_) => secmail_pgp::decrypt_stream(input, io::stdout(), &opts)?,
+    };
+    report(&v);
+    write_verdict(a.verdict.as_deref(), &v)?;
     out.commit()
 }
 

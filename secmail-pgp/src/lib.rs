@@ -24,8 +24,8 @@ pub use autocrypt::{
 };
 pub use certstore::{CertStore, MAX_STORE_CERTS};
 pub use decrypt::{
-    DecryptOptions, MAX_S2K_RUNS, decrypt, decrypt_stream, verify, verify_detached,
-    verify_detached_stream, verify_stream,
+    DecryptOptions, MAX_S2K_RUNS, decrypt, decrypt_stream, decrypt_to_file, verify,
+    verify_detached, verify_detached_stream, verify_stream,
 };
 pub use encrypt::{
     EncryptOptions, MessageWriter, encrypt, encrypt_stream, encrypt_writer, sign, sign_detached,

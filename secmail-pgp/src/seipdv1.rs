@@ -55,6 +55,9 @@ pub(crate) const MDC_LEN: usize = 22;
 /// Partial body chunk of the SEIP packet we write: 2^18 = 256 KiB.
 const CHUNK_LOG2: u8 = 18;
 const CHUNK: usize = 1 << CHUNK_LOG2;
+/// Below this size (when known in advance) sequoia writes the whole SEIPDv1 message: see
+/// `EncryptOptions::expected_size`.
+pub(crate) const SMALL_MESSAGE: u64 = CHUNK as u64;
 
 /// Our own OpenSSL library context (default provider, loaded on first use).
 fn ctx() -> io::Result<&'static OsslContext> {
@@ -208,11 +211,11 @@ impl Write for Sink<'_> {
 /// How much plaintext is hashed per batch once hashing moved to its own thread.
 const HASH_BATCH: usize = 256 * 1024;
 
-/// The MDC's SHA-1 of what [`Writer`] encrypts. CFB encryption is serial (each block needs the
+/// The MDC's SHA-1 of what [`Writer`] encrypts (and of what `decrypt.rs` decrypts). CFB encryption is serial (each block needs the
 /// previous ciphertext), so SHA-1 is the part that can run beside it: from the first full
 /// batch on, batches go to a second thread (bounded channel, buffers recycled). Messages
 /// under one batch are hashed inline and start no thread.
-struct Hasher {
+pub(crate) struct Hasher {
     pending: Vec<u8>,
     state: HashState,
 }
@@ -228,14 +231,14 @@ enum HashState {
 }
 
 impl Hasher {
-    fn new() -> io::Result<Self> {
+    pub(crate) fn new() -> io::Result<Self> {
         Ok(Hasher {
             pending: Vec::new(),
             state: HashState::Inline(Mdc::new()?),
         })
     }
 
-    fn update(&mut self, data: &[u8]) -> io::Result<()> {
+    pub(crate) fn update(&mut self, data: &[u8]) -> io::Result<()> {
         self.pending.extend_from_slice(data);
         if self.pending.len() >= HASH_BATCH {
             self.send()?;
@@ -274,7 +277,7 @@ impl Hasher {
         }
     }
 
-    fn finish(self) -> io::Result<[u8; 20]> {
+    pub(crate) fn finish(self) -> io::Result<[u8; 20]> {
         match self.state {
             HashState::Inline(mut mdc) => {
                 mdc.update(&self.pending)?;
@@ -296,13 +299,32 @@ impl Hasher {
     }
 }
 
+/// A new-format definite body length (RFC 9580 §4.2.1.1–3).
+fn definite_length(len: usize) -> io::Result<Vec<u8>> {
+    let mut header = Vec::with_capacity(5);
+    if len < 192 {
+        header.push(len as u8);
+    } else if len < 8384 {
+        let v = len - 192;
+        header.push(((v >> 8) as u8) + 192);
+        header.push(v as u8);
+    } else {
+        header.push(0xFF);
+        header.extend_from_slice(&u32::try_from(len).map_err(io::Error::other)?.to_be_bytes());
+    }
+    Ok(header)
+}
+
 /// Writes a SEIPDv1 packet: what is written to it is the inner packet stream.
 pub(crate) struct Writer<'a> {
     sink: Option<Sink<'a>>,
     cipher: OsslCipher,
     mdc: Option<Hasher>,
-    /// Packet body bytes not yet written (a partial body chunk at most).
+    /// One partial body chunk: `body[..filled]` is encrypted and not yet written. Allocated
+    /// (and zeroed) once; the cipher writes straight into it, so plaintext is never copied
+    /// here first.
     body: Vec<u8>,
+    filled: usize,
 }
 
 impl<'a> Writer<'a> {
@@ -320,13 +342,14 @@ impl<'a> Writer<'a> {
             None,
         )
         .map_err(ossl_err)?;
-        let mut body = Vec::with_capacity(CHUNK);
-        body.push(1); // version
+        let mut body = vec![0u8; CHUNK];
+        body[0] = 1; // version
         let mut w = Writer {
             sink: Some(sink),
             cipher,
             mdc: Some(Hasher::new()?),
             body,
+            filled: 1,
         };
         let mut prefix = [0u8; PREFIX];
         openpgp::crypto::random(&mut prefix[..BLOCK]).map_err(io::Error::other)?;
@@ -353,21 +376,26 @@ impl<'a> Writer<'a> {
     /// Encrypts `data` into the packet body, writing each full partial-body chunk.
     fn encrypt(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
-            let n = data.len().min(CHUNK - self.body.len());
-            let start = self.body.len();
-            self.body.extend_from_slice(&data[..n]);
-            self.cipher
-                .update_in_place(&mut self.body[start..])
-                .map_err(ossl_err)?;
+            let start = self.filled;
+            let n = data.len().min(CHUNK - start);
+            let out = self
+                .body
+                .get_mut(start..start + n)
+                .ok_or_else(|| io::Error::other("SEIPDv1 writer used after finish"))?;
+            let k = self.cipher.update(&data[..n], out).map_err(ossl_err)?;
+            if k != n {
+                return Err(io::Error::other("AES-CFB returned a short output"));
+            }
+            self.filled += n;
             data = &data[n..];
-            if self.body.len() == CHUNK {
+            if self.filled == CHUNK {
                 let sink = self
                     .sink
                     .as_mut()
                     .ok_or_else(|| io::Error::other("SEIPDv1 writer used after finish"))?;
                 sink.write_all(&[0xE0 | CHUNK_LOG2])?;
                 sink.write_all(&self.body)?;
-                self.body.clear();
+                self.filled = 0;
             }
         }
         Ok(())
@@ -382,27 +410,68 @@ impl<'a> Writer<'a> {
             .ok_or_else(|| io::Error::other("SEIPDv1 writer finished twice"))?
             .finish()?;
         self.encrypt(&digest)?;
-        let len = self.body.len();
-        let mut header = Vec::with_capacity(5);
-        if len < 192 {
-            header.push(len as u8);
-        } else if len < 8384 {
-            let v = len - 192;
-            header.push(((v >> 8) as u8) + 192);
-            header.push(v as u8);
-        } else {
-            header.push(0xFF);
-            header.extend_from_slice(&u32::try_from(len).map_err(io::Error::other)?.to_be_bytes());
-        }
+        let len = self.filled;
+        let header = definite_length(len)?;
         let body = std::mem::take(&mut self.body);
         let sink = self.sink()?;
         sink.write_all(&header)?;
-        sink.write_all(&body)?;
+        sink.write_all(body.get(..len).unwrap_or_default())?;
         match self.sink.take() {
             Some(Sink::Binary(mut w)) => w.flush(),
             Some(Sink::Armored(w)) => w.finalize()?.flush(),
             None => Err(io::Error::other("SEIPDv1 writer finished twice")),
         }
+    }
+}
+
+/// A Literal Data packet (binary, no file name, date 0: what sequoia's `LiteralWriter` writes
+/// by default) framed with partial body lengths, written straight into a [`Writer`]. Used for
+/// unsigned messages instead of sequoia's `LiteralWriter`, whose partial-body filter copies
+/// every write twice and buffers 4 MiB (callgrind and perf on 64 MiB: see
+/// benches/notes-pgp-speed.md). Full chunks go to the [`Writer`] from the caller's buffer
+/// without a copy; at most one chunk is held.
+pub(crate) struct LiteralWriter<'a> {
+    w: Writer<'a>,
+    /// Body bytes (the literal header first) not yet framed; always under one chunk.
+    buf: Vec<u8>,
+}
+
+impl<'a> LiteralWriter<'a> {
+    pub(crate) fn new(mut w: Writer<'a>) -> io::Result<Self> {
+        // New-format CTB, tag 11 (Literal Data).
+        w.process(&[0xC0 | 11])?;
+        let mut buf = Vec::with_capacity(CHUNK);
+        // Format 'b' (binary), empty file name, date 0.
+        buf.extend_from_slice(&[b'b', 0, 0, 0, 0, 0]);
+        Ok(LiteralWriter { w, buf })
+    }
+
+    /// Writes the last body part (a definite length, possibly 0) and finishes the SEIP packet.
+    pub(crate) fn finish(mut self) -> io::Result<()> {
+        let header = definite_length(self.buf.len())?;
+        self.w.process(&header)?;
+        self.w.process(&self.buf)?;
+        self.w.finish()
+    }
+}
+
+impl Write for LiteralWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let total = data.len();
+        let mut data = data;
+        while self.buf.len() + data.len() > CHUNK {
+            let take = CHUNK - self.buf.len();
+            self.w.process(&[0xE0 | CHUNK_LOG2])?;
+            self.w.process(&self.buf)?;
+            self.w.process(&data[..take])?;
+            self.buf.clear();
+            data = &data[take..];
+        }
+        self.buf.extend_from_slice(data);
+        Ok(total)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
     }
 }
 
