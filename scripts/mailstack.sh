@@ -38,6 +38,8 @@
 # before AUTH/MAIL on 10587.
 # Users: alice@example.test / $MAILSTACK_ALICE_PASSWORD (default alice-pass)
 #        bob@example.test   / $MAILSTACK_BOB_PASSWORD   (default bob-pass)
+#        carol@example.test / $MAILSTACK_CAROL_PASSWORD (default carol-pass): reserved for
+#        tests that empty a whole mailbox (POP3 has only the INBOX); nothing else uses it
 set -Eeuo pipefail
 umask 022
 
@@ -53,8 +55,10 @@ POP3_PLAIN_PORT=${MAILSTACK_POP3_PLAIN_PORT:-11110}
 DOMAIN=example.test
 ALICE=alice@$DOMAIN
 BOB=bob@$DOMAIN
+CAROL=carol@$DOMAIN
 ALICE_PASS=${MAILSTACK_ALICE_PASSWORD:-alice-pass}
 BOB_PASS=${MAILSTACK_BOB_PASSWORD:-bob-pass}
+CAROL_PASS=${MAILSTACK_CAROL_PASSWORD:-carol-pass}
 WAIT_SECS=${MAILSTACK_WAIT_SECS:-20}
 UP_OK=0
 
@@ -369,12 +373,12 @@ write_config() {
     have_ipv6_lo && v6=1
 
     mkdir -p "$DC" "$DCRUN" "$DC/state" "$DCP" "$DCPRUN" "$DCP/state" "$PFCONF" "$PFSPOOL" "$PF/data" "$LOGD" "$PIDD" \
-        "$MAILROOT/$DOMAIN/alice" "$MAILROOT/$DOMAIN/bob"
+        "$MAILROOT/$DOMAIN/alice" "$MAILROOT/$DOMAIN/bob" "$MAILROOT/$DOMAIN/carol"
     chmod 755 "$DC" "$DCP" "$PF" "$PFCONF" "$LOGD" "$PIDD"
     chown root:root "$PFSPOOL"
     chmod 755 "$PFSPOOL"
     chown postfix:postfix "$PF/data"
-    chown "$mail_uid:$mail_gid" "$MAILROOT" "$MAILROOT/$DOMAIN" "$MAILROOT/$DOMAIN/alice" "$MAILROOT/$DOMAIN/bob"
+    chown "$mail_uid:$mail_gid" "$MAILROOT" "$MAILROOT/$DOMAIN" "$MAILROOT/$DOMAIN/alice" "$MAILROOT/$DOMAIN/bob" "$MAILROOT/$DOMAIN/carol"
     chmod 750 "$MAILROOT"
 
     # ---- dovecot ---------------------------------------------------------
@@ -382,6 +386,7 @@ write_config() {
     cat >"$DC/users.new" <<EOF
 $ALICE:{PLAIN}$ALICE_PASS:$mail_uid:$mail_gid::$MAILROOT/$DOMAIN/alice::
 $BOB:{PLAIN}$BOB_PASS:$mail_uid:$mail_gid::$MAILROOT/$DOMAIN/bob::
+$CAROL:{PLAIN}$CAROL_PASS:$mail_uid:$mail_gid::$MAILROOT/$DOMAIN/carol::
 EOF
     umask 022
     update_file "$DC/users"
@@ -479,7 +484,7 @@ EOF
     if [ $v6 = 1 ]; then
         inet_if="127.0.0.1, [::1]"; inet_proto=all; mynet="127.0.0.1/32 [::1]/128"
     fi
-    printf '%s OK\n%s OK\n' "$ALICE" "$BOB" >"$PFCONF/vmailbox.new"
+    printf '%s OK\n%s OK\n%s OK\n' "$ALICE" "$BOB" "$CAROL" >"$PFCONF/vmailbox.new"
     printf 'postmaster@%s %s\n' "$DOMAIN" "$ALICE" >"$PFCONF/valias.new"
     update_file "$PFCONF/vmailbox"
     update_file "$PFCONF/valias"
@@ -611,6 +616,8 @@ MAILSTACK_ALICE_USER=$ALICE
 MAILSTACK_ALICE_PASSWORD=$ALICE_PASS
 MAILSTACK_BOB_USER=$BOB
 MAILSTACK_BOB_PASSWORD=$BOB_PASS
+MAILSTACK_CAROL_USER=$CAROL
+MAILSTACK_CAROL_PASSWORD=$CAROL_PASS
 MAILSTACK_ALICE_MAILDIR=$MAILROOT/$DOMAIN/alice/Maildir
 MAILSTACK_BOB_MAILDIR=$MAILROOT/$DOMAIN/bob/Maildir
 MAILSTACK_POSTFIX_LOG=$LOGD/postfix.log
@@ -633,6 +640,7 @@ mailstack running, state in $DIR
                       (no TLS, no STARTTLS/STLS offered, cleartext login accepted)
   users             : $ALICE  password $ALICE_PASS
                       $BOB    password $BOB_PASS
+                      $CAROL  password $CAROL_PASS (tests that empty a mailbox)
   logs              : $LOGD/{postfix,dovecot,dovecot-plain}.log
   settings (KEY=val): $ENVFILE
 EOF
@@ -722,7 +730,7 @@ validate_settings() {
         case "$seen" in *" $p "*) die "port $p is configured twice" ;; esac
         seen+="$p "
     done
-    [[ $ALICE_PASS =~ ^[^[:space:]:]+$ && $BOB_PASS =~ ^[^[:space:]:]+$ ]] ||
+    [[ $ALICE_PASS =~ ^[^[:space:]:]+$ && $BOB_PASS =~ ^[^[:space:]:]+$ && $CAROL_PASS =~ ^[^[:space:]:]+$ ]] ||
         die "passwords must be non-empty and contain no ':' or white space"
 }
 
@@ -743,6 +751,7 @@ load_env() {
             MAILSTACK_POP3_PLAIN_PORT) POP3_PLAIN_PORT=$v ;;
             MAILSTACK_ALICE_PASSWORD) ALICE_PASS=$v ;;
             MAILSTACK_BOB_PASSWORD) BOB_PASS=$v ;;
+            MAILSTACK_CAROL_PASSWORD) CAROL_PASS=$v ;;
         esac
     done <"$ENVFILE"
 }

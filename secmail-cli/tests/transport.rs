@@ -154,6 +154,53 @@ fn fetch_delete_in_a_mailbox_of_its_own() {
     assert_eq!(exists, 0, "--delete left the message");
 }
 
+/// `fetch --pop3 --delete` (POP3 sees only the INBOX): in carol's INBOX, which the stack
+/// reserves for tests that empty a whole mailbox. Every message is written, then gone.
+#[test]
+fn pop3_fetch_delete_empties_the_mailbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tok = token("pop3-delete");
+    let (_, body) = message(d, &tok);
+    let mut c = imap_login("carol");
+    c.append("INBOX", &[], &body).unwrap();
+    let out = d.join("out");
+    let carol = stack()["MAILSTACK_CAROL_USER"].clone();
+    let pw = password_file(d, "carol");
+    let o = secmail(&[
+        "fetch",
+        "--pop3",
+        &url("pop3s", "MAILSTACK_POP3S_PORT"),
+        "--user",
+        &carol,
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--ca-file",
+        &stack()["MAILSTACK_CA_FILE"],
+        "--out-dir",
+        out.to_str().unwrap(),
+        "--delete",
+    ]);
+    assert!(
+        o.status.success(),
+        "fetch failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let fetched: Vec<Vec<u8>> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read(e.path()).unwrap())
+        .collect();
+    assert_eq!(
+        fetched.iter().filter(|m| m.ends_with(&body)).count(),
+        1,
+        "our message, byte-exact, once"
+    );
+    let exists = c.examine("INBOX").unwrap();
+    c.logout().unwrap();
+    assert_eq!(exists, 0, "--delete left {exists} message(s)");
+}
+
 #[test]
 fn refusals_exit_nonzero_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();

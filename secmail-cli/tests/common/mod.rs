@@ -88,7 +88,7 @@ pub fn message_id(tok: &str) -> String {
     format!("<{tok}@example.test>")
 }
 
-/// An IMAP session (implicit TLS) logged in as `who` ("alice" or "bob").
+/// An IMAP session (implicit TLS) logged in as `who` ("alice", "bob" or "carol").
 pub fn imap_login(who: &str) -> ImapClient {
     let env = stack();
     let tls = TlsConfig::with_ca_file(Path::new(&env["MAILSTACK_CA_FILE"])).unwrap();
