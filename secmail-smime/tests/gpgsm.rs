@@ -46,14 +46,15 @@ fn tool(name: &str, args: &[&str], dir: &Path, home: Option<&Path>) -> (bool, Ve
     let mut child = c.spawn().unwrap_or_else(|e| {
         panic!("{name} is required for these tests (apt-get install gpgsm openssl): {e}")
     });
-    // gpgsm's `--passphrase-fd 0` needs a line: on an empty stdin (end of file, no newline)
-    // gpgsm 2.2.40 goes on with an undefined passphrase ("password too long", and the
-    // PKCS#12 import fails whenever an agent is already running). The empty passphrase is
-    // therefore given as an empty line.
+    // gpgsm reads the PKCS#12 password from `--passphrase-fd 0`. With an empty password
+    // gpgsm 2.2.40 is unreliable here: on an empty stdin it goes on with an undefined
+    // passphrase ("password too long"), and even given an empty line the import of an
+    // empty-password bundle failed now and then ("data error at
+    // shrouded_key_bag.decrypted-text"). The bundle therefore has a password, given as a line.
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("piped stdin");
-        let _ = stdin.write_all(b"\n");
+        let _ = stdin.write_all(format!("{P12_PASSWORD}\n").as_bytes());
     }
     let out = child.wait_with_output().expect("wait for the tool");
     (
@@ -128,7 +129,7 @@ impl Gpgsm {
                 "-macalg",
                 "sha1",
                 "-passout",
-                "pass:",
+                &format!("pass:{P12_PASSWORD}"),
                 "-out",
                 "bob.p12",
             ],
@@ -158,6 +159,9 @@ impl Gpgsm {
         tool("gpgsm", &a, self.dir.path(), Some(&self.home()))
     }
 }
+
+/// The password of the PKCS#12 bundle handed to gpgsm (see `tool`).
+const P12_PASSWORD: &str = "gpgsm-interop";
 
 const CONTENT: &[u8] = b"Content-Type: text/plain\r\n\r\nHello from and to gpgsm\r\n";
 
