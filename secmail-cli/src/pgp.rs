@@ -319,7 +319,7 @@ fn with_sink(
 ) -> Result<()> {
     match out {
         Output::Stdout(_) => f(&mut io::stdout()),
-        Output::File { tmp, .. } => f(tmp.as_file_mut()),
+        Output::File { tmp, .. } => f(tmp),
     }
 }
 
@@ -522,7 +522,7 @@ fn decrypt(a: DecryptArgs) -> Result<()> {
     // A named output is a temporary file renamed into place only on success (and removed on
     // failure): the library may write plaintext into it before its checks end.
     let v = match &mut out {
-        Output::File { tmp, .. } => secmail_pgp::decrypt_to_file(input, tmp.as_file_mut(), &opts)?,
+        Output::File { tmp, .. } => secmail_pgp::decrypt_to_file(input, tmp, &opts)?,
         Output::Stdout(_) => secmail_pgp::decrypt_stream(input, io::stdout(), &opts)?,
     };
     report(&v);

@@ -11,6 +11,7 @@ mod error;
 pub mod fuzz;
 mod keys;
 mod mime;
+mod output;
 mod padding;
 mod peers;
 mod policy;
@@ -38,6 +39,7 @@ pub use keys::{
     generate, primary_userid, public_cert, read_cert, read_certs,
 };
 pub use mime::{decrypt_mail, encrypt_mail, sign_mail, verify_mail};
+pub use output::Discard;
 pub use peers::{
     AUTOCRYPT_STALE, AutocryptPeers, Compose, MAX_AUTOCRYPT_KEY, MAX_AUTOCRYPT_PEERS, PeerState,
     PeerUpdate, Recommendation, effective_date,
