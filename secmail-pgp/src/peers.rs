@@ -159,6 +159,34 @@ fn from_secs(s: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(s)
 }
 
+/// Reads one peer file, checking its size, its format and that its name is its address's.
+fn load(path: &Path) -> Result<(String, PeerState)> {
+    if fs::metadata(path)?.len() > MAX_PEER_FILE {
+        return Err(Error::PeerLimit {
+            what: "state file size",
+            limit: MAX_PEER_FILE,
+        });
+    }
+    let text = fs::read_to_string(path)?;
+    let (addr, state) = decode(&text).map_err(|why| {
+        Error::malformed("Autocrypt peer state", format!("{}: {why}", path.display()))
+    })?;
+    if path.file_stem().and_then(|s| s.to_str()) != Some(file_stem(&addr)?.as_str()) {
+        return Err(Error::malformed(
+            "Autocrypt peer state",
+            format!("{}: not the file of {addr}", path.display()),
+        ));
+    }
+    Ok((addr, state))
+}
+
+/// The lock file of a state directory. Every update holds an exclusive lock on it (an
+/// advisory `flock`-style lock, [`fs::File::lock`]) from re-reading the peer's file to
+/// writing it back, so that two processes (or two handles) updating one directory never lose
+/// an update: each applies the §2.3 rules to what the other wrote, not to what it loaded at
+/// [`AutocryptPeers::open`].
+const LOCK_FILE: &str = ".lock";
+
 /// The effective date of a message (Level 1 §2.3): its `Date`, clamped to `now`; `now` when
 /// there is no parseable `Date`. Truncated to whole seconds.
 pub fn effective_date(message: &Message, now: SystemTime) -> SystemTime {
@@ -225,6 +253,11 @@ impl AutocryptPeers {
 
     /// Opens (creating it if needed) a state directory, loading every peer file (`*.peer`)
     /// in it. A malformed file is an error naming it.
+    ///
+    /// Several processes (or handles) may share a directory: each update locks the directory
+    /// (its `.lock` file), re-reads that peer's file and applies the rules to it, so no update
+    /// is lost. Look-ups and recommendations read what this handle loaded or wrote itself;
+    /// open the directory again to see other processes' updates of other peers.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_owned();
         fs::create_dir_all(&dir)?;
@@ -240,22 +273,7 @@ impl AutocryptPeers {
                     limit: MAX_AUTOCRYPT_PEERS as u64,
                 });
             }
-            if fs::metadata(&path)?.len() > MAX_PEER_FILE {
-                return Err(Error::PeerLimit {
-                    what: "state file size",
-                    limit: MAX_PEER_FILE,
-                });
-            }
-            let text = fs::read_to_string(&path)?;
-            let (addr, state) = decode(&text).map_err(|why| {
-                Error::malformed("Autocrypt peer state", format!("{}: {why}", path.display()))
-            })?;
-            if path.file_stem().and_then(|s| s.to_str()) != Some(file_stem(&addr)?.as_str()) {
-                return Err(Error::malformed(
-                    "Autocrypt peer state",
-                    format!("{}: not the file of {addr}", path.display()),
-                ));
-            }
+            let (addr, state) = load(&path)?;
             peers.insert(addr, state);
         }
         Ok(AutocryptPeers {
@@ -318,6 +336,7 @@ impl AutocryptPeers {
             )));
         }
         let key = header.map(|h| check_key(&h.cert)).transpose()?;
+        let _lock = self.lock_and_reload(&addr)?;
         let mut state = match self.peers.get(&addr) {
             Some(s) => s.clone(),
             None if header.is_none() => return Ok(PeerUpdate::Seen),
@@ -382,6 +401,7 @@ impl AutocryptPeers {
         let addr = norm(&header.addr);
         let effective = from_secs(secs(effective));
         let key = check_key(&header.cert)?;
+        let _lock = self.lock_and_reload(&addr)?;
         let mut state = match self.peers.get(&addr) {
             Some(s) => s.clone(),
             None => self.new_peer(&addr)?,
@@ -393,6 +413,32 @@ impl AutocryptPeers {
         state.gossip_key = Some(key);
         self.store(addr, state)?;
         Ok(true)
+    }
+
+    /// For a directory: takes the directory's lock and re-reads `addr`'s file, so that the
+    /// update that follows starts from what is on disk now. The lock is held until the
+    /// returned file is dropped.
+    fn lock_and_reload(&mut self, addr: &str) -> Result<Option<fs::File>> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(dir.join(LOCK_FILE))?;
+        lock.lock()?;
+        let path = dir.join(format!("{}.peer", file_stem(addr)?));
+        match load(&path) {
+            Ok((a, state)) => {
+                self.peers.insert(a, state);
+            }
+            // No file: nobody stored this peer (what is in memory, if anything, is ours).
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        Ok(Some(lock))
     }
 
     fn new_peer(&self, addr: &str) -> Result<PeerState> {

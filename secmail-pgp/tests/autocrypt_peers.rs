@@ -550,10 +550,13 @@ fn bounds_and_damaged_files() {
     peers
         .update("alice@example.org", Some(&h), at(t0, 1))
         .unwrap();
-    let files: Vec<_> = std::fs::read_dir(dir.path())
+    let mut files: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
+    // The directory's lock file, and one peer file: no temporary left.
+    files.retain(|p| p.file_name().unwrap() != ".lock");
+    assert!(dir.path().join(".lock").is_file());
     assert_eq!(files.len(), 1, "one file, no temporary left: {files:?}");
     let file = &files[0];
     // A damaged file is a typed error naming it.
@@ -639,4 +642,85 @@ mod robustness {
             prop_assert!(peers.iter().all(|(a, _)| a == "a@b.c" || a == "d@e.f"));
         }
     }
+}
+
+/// Two handles on one directory (as two processes would have): each update re-reads the
+/// peer's file under the directory lock, so a handle that loaded the directory earlier
+/// neither overwrites the other's newer key nor loses its own update.
+#[test]
+fn two_handles_on_one_directory_lose_no_update() {
+    let t0 = secs(SystemTime::now()) - 10 * DAY;
+    let dir = tempfile::tempdir().unwrap();
+    let (k1, k2) = (key("A <alice@example.org>"), key("A <alice@example.org>"));
+    let hdr = |cert: &Cert| AutocryptHeader {
+        addr: "alice@example.org".into(),
+        prefer_encrypt: PreferEncrypt::Mutual,
+        cert: cert.clone(),
+    };
+    let mut a = AutocryptPeers::open(dir.path()).unwrap();
+    let mut b = AutocryptPeers::open(dir.path()).unwrap();
+    a.update("alice@example.org", Some(&hdr(&k1)), at(t0, 1))
+        .unwrap();
+    // b loaded nothing; a newer header through b must build on a's state (last_seen moves on).
+    assert_eq!(
+        b.update("alice@example.org", Some(&hdr(&k2)), at(t0, 3))
+            .unwrap(),
+        PeerUpdate::Updated
+    );
+    // a still holds its own, older state in memory; an older message through a must be
+    // judged against b's newer header on disk, not overwrite it.
+    assert_eq!(
+        a.update("alice@example.org", Some(&hdr(&k1)), at(t0, 2))
+            .unwrap(),
+        PeerUpdate::Older
+    );
+    // A message without a header, newer than both, through a: last_seen moves, key stays k2.
+    assert_eq!(
+        a.update("alice@example.org", None, at(t0, 4)).unwrap(),
+        PeerUpdate::Seen
+    );
+    let fresh = AutocryptPeers::open(dir.path()).unwrap();
+    let st = fresh.get("alice@example.org").unwrap();
+    assert_eq!(
+        st.public_key.as_ref().unwrap().fingerprint(),
+        k2.fingerprint()
+    );
+    assert_eq!(st.autocrypt_timestamp, Some(at(t0, 3)));
+    assert_eq!(st.last_seen, Some(at(t0, 4)));
+    // Gossip goes through the same lock and re-read.
+    assert!(b.update_gossip(&hdr(&k1), at(t0, 5)).unwrap());
+    assert!(!a.update_gossip(&hdr(&k2), at(t0, 4)).unwrap());
+}
+
+/// An update waits while another holder has the directory's lock.
+#[test]
+fn an_update_waits_for_the_directory_lock() {
+    let t0 = secs(SystemTime::now()) - DAY;
+    let dir = tempfile::tempdir().unwrap();
+    let mut peers = AutocryptPeers::open(dir.path()).unwrap();
+    let holder = std::fs::File::create(dir.path().join(".lock")).unwrap();
+    holder.lock().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let c = key("A <alice@example.org>");
+    let t = std::thread::spawn(move || {
+        let h = AutocryptHeader {
+            addr: "alice@example.org".into(),
+            prefer_encrypt: PreferEncrypt::Mutual,
+            cert: c,
+        };
+        let r = peers.update("alice@example.org", Some(&h), at(t0, 0));
+        tx.send(()).unwrap();
+        r.map(|u| (u, peers))
+    });
+    // While the lock is held, the update does not finish.
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(300))
+            .is_err(),
+        "the update went on while another holder had the lock"
+    );
+    holder.unlock().unwrap();
+    rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+    let (u, peers) = t.join().unwrap().unwrap();
+    assert_eq!(u, PeerUpdate::Updated);
+    assert!(peers.get("alice@example.org").is_some());
 }
