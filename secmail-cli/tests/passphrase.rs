@@ -2,19 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod run;
+
+use run::secmail;
+
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn secmail(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_secmail"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
+use std::process::{Command, Stdio};
 
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

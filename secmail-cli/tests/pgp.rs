@@ -3,37 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod run;
+
+use run::{fails, ok, secmail};
+
 use std::fs;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn secmail(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_secmail"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn fails(o: &Output) {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "expected failure: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.stdout.is_empty(), "output on failure");
-}
+use std::process::Command;
 
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

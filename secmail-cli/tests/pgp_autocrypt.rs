@@ -3,28 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod run;
+
+use run::{ok, secmail};
+
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn secmail(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_secmail"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
+use std::process::Command;
 
 fn mail(from: &str, date: &str) -> Vec<u8> {
     format!(

@@ -3,28 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod run;
+
+use run::{run_ok as ok, secmail};
+
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn secmail(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_secmail"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str], dir: &Path) -> Output {
-    let o = secmail(args, dir);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
+use std::process::Command;
 
 fn openssl(args: &[&str], dir: &Path) -> bool {
     Command::new("openssl")

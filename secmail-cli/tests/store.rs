@@ -4,6 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod run;
+
+use run::{fails, ok, secmail};
+
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,35 +16,6 @@ use std::time::Duration;
 
 use secmail_core::store::Store;
 use secmail_pgp::{Encoding, KeyGenOptions, PgpOpener, PgpSealer, export_key, generate};
-
-fn secmail(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_secmail"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn fails(o: &Output) {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "expected failure: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.stdout.is_empty(), "output on failure");
-}
 
 fn message(i: usize) -> Vec<u8> {
     format!(
