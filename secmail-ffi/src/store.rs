@@ -230,6 +230,20 @@ fn open_owner(dir: &Path, keys: Keys) -> FfiResult<*mut secmail_store_t> {
 // ---------------------------------------------------------------------------------------
 // Making and opening
 
+/// Makes a new store in `dir` for the owner `descriptor` names, and its handle.
+fn init(
+    dir: &Path,
+    descriptor: &Descriptor,
+    sealer: Box<dyn Sealer>,
+    opener: Option<Box<dyn Opener>>,
+) -> FfiResult<*mut secmail_store_t> {
+    Ok(args::into_handle(secmail_store_t {
+        store: Store::init(dir, descriptor)?,
+        sealer,
+        opener,
+    }))
+}
+
 /// Makes a new store in `dir` (created if missing; if it exists it must be empty) owned by
 /// the OpenPGP certificate `cert` (its public half is all that is used and written), and
 /// opens it for adding into `*store` (free with `secmail_store_free`).
@@ -254,12 +268,8 @@ pub unsafe extern "C" fn secmail_store_init_pgp(
         // SAFETY: NULL or a live certificate (the caller's promise).
         let cert = &unsafe { args::handle(cert, "cert") }?.cert;
         let sealer = PgpSealer::new(cert.clone())?;
-        let s = Store::init(dir, &sealer.descriptor()?)?;
-        out.set(args::into_handle(secmail_store_t {
-            store: s,
-            sealer: Box::new(sealer),
-            opener: None,
-        }));
+        let d = sealer.descriptor()?;
+        out.set(init(dir, &d, Box::new(sealer), None)?);
         Ok(())
     })
 }
@@ -284,12 +294,8 @@ pub unsafe extern "C" fn secmail_store_init_smime(
         // SAFETY: NULL or a live certificate (the caller's promise).
         let cert = &unsafe { args::handle(cert, "cert") }?.cert;
         let sealer = SmimeSealer::new(cert.clone())?;
-        let s = Store::init(dir, &sealer.descriptor()?)?;
-        out.set(args::into_handle(secmail_store_t {
-            store: s,
-            sealer: Box::new(sealer),
-            opener: None,
-        }));
+        let d = sealer.descriptor()?;
+        out.set(init(dir, &d, Box::new(sealer), None)?);
         Ok(())
     })
 }
@@ -318,14 +324,9 @@ pub unsafe extern "C" fn secmail_store_init_passphrase(
         // SAFETY: NULL or readable for its length (the caller's promise).
         let pass = unsafe { passphrase_arg(passphrase, passphrase_len) }?;
         let params = kdf(flags)?;
-        let (sealer, descriptor) = PassphraseSealer::create(&pass, params)?;
-        let s = Store::init(dir, &descriptor)?;
-        let opener = PassphraseSealer::unlock(&descriptor, &pass)?;
-        out.set(args::into_handle(secmail_store_t {
-            store: s,
-            sealer: Box::new(sealer),
-            opener: Some(Box::new(opener)),
-        }));
+        let (sealer, d) = PassphraseSealer::create(&pass, params)?;
+        let opener = PassphraseSealer::unlock(&d, &pass)?;
+        out.set(init(dir, &d, Box::new(sealer), Some(Box::new(opener)))?);
         Ok(())
     })
 }
