@@ -5,7 +5,7 @@
 
 mod run;
 
-use run::{ok, secmail};
+use run::{date_days_ago, ok, secmail};
 
 use std::fs;
 use std::path::Path;
@@ -35,7 +35,8 @@ fn read_then_recommend() {
         d,
     ));
     let alice = secmail_pgp::read_cert(&fs::read(d.join("alice.key")).unwrap()).unwrap();
-    let today = "Sat, 28 Nov 2026 12:00:00 +0000";
+    let today = date_days_ago(0);
+    let today = today.as_str();
     let m = secmail_pgp::add_autocrypt_header(
         &mail("Alice <alice@example.org>", today),
         &alice,
@@ -86,7 +87,7 @@ fn read_then_recommend() {
     // An older message changes nothing; a message without a header 40 days later discourages.
     fs::write(
         d.join("old.eml"),
-        mail("alice@example.org", "Mon, 02 Nov 2026 12:00:00 +0000"),
+        mail("alice@example.org", &date_days_ago(26)),
     )
     .unwrap();
     let out = ok(&secmail(
@@ -105,7 +106,7 @@ fn read_then_recommend() {
     // header's date back instead.)
     let m = String::from_utf8(m)
         .unwrap()
-        .replace(today, "Mon, 01 Jun 2026 12:00:00 +0000");
+        .replace(today, &date_days_ago(180));
     let d2 = d.join("p2");
     fs::create_dir(&d2).unwrap();
     fs::write(d2.join("a.eml"), &m).unwrap();
@@ -182,11 +183,9 @@ fn gossip_only_from_decrypted_and_gpg_key() {
         .arg(&home)
         .args(["--kill", "all"])
         .status();
-    let m = secmail_pgp::add_gossip_headers(
-        &mail("dave@example.net", "Sat, 28 Nov 2026 10:00:00 +0000"),
-        &[&carol],
-    )
-    .unwrap();
+    let m =
+        secmail_pgp::add_gossip_headers(&mail("dave@example.net", &date_days_ago(0)), &[&carol])
+            .unwrap();
     fs::write(d.join("g.eml"), &m).unwrap();
     // Without --decrypted, gossip is not read.
     let out = ok(&secmail(
