@@ -361,6 +361,12 @@ pub fn encrypt_stream<R: Read, W: Write + Send + Sync>(
     opts: &EncryptOptions<'_>,
 ) -> Result<()> {
     let mut w = encrypt_writer(output, opts)?;
+    // Our literal writer reads straight into its segments; anything else gets copied.
+    #[cfg(feature = "crypto-openssl")]
+    if let Inner::Literal(l) = &mut w.inner {
+        l.read_from(&mut input)?;
+        return w.finish();
+    }
     copy_large(&mut input, &mut w)?;
     w.finish()
 }
