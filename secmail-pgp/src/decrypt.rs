@@ -726,7 +726,7 @@ mod fast {
     /// How much input is kept for a replay to sequoia while the ESK packets are read.
     const MAX_REPLAY: usize = 4 * 1024 * 1024;
     /// Bulk buffer (a multiple of the AES block size).
-    const BUF: usize = 1024 * 1024;
+    const BUF: usize = 256 * 1024;
     /// What the inner packet stream may add to the literal data (headers, signatures) before
     /// the plaintext bound applies to the spool itself.
     const INNER_SLACK: u64 = 1024 * 1024;

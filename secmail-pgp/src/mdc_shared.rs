@@ -21,7 +21,7 @@ use crate::seipdv1::Mdc;
 pub(crate) type Shared = Arc<Vec<u8>>;
 
 /// How many buffers may exist at once (in use by the main thread, queued, being hashed).
-pub(crate) const POOL: usize = 4;
+pub(crate) const POOL: usize = 8;
 
 /// Hash `pre`, then `buf[range]`.
 struct Job {
