@@ -1292,7 +1292,7 @@ mod fast {
             // Fill the buffer (BUF bytes of ciphertext, a multiple of the block size) or
             // reach the end of the body.
             while len < BUF && !deframer.done() {
-                let space = BUF - len;
+                let space = BUF.saturating_sub(len);
                 // Within a large part, read to its end and the next length header only: the
                 // body then lands in place (no compaction); small parts are compacted.
                 let want = match deframer.part_left() {
