@@ -694,24 +694,39 @@ pub fn verify_detached(
     verify_detached_stream(data, signature, certs, from)
 }
 
-/// The SEIPDv1 fast path: sequoia parses the ESK packets and the SEIP header and recovers the
-/// session key; `seipdv1` decrypts and checks the MDC; sequoia's `Verifier` then reads the
-/// authenticated inner packets (signatures, structure), and only then is the literal data
-/// released. See `seipdv1` for the design.
+/// The SEIPDv1 fast path: the message's packet framing is read here (`framing`), the ESK
+/// packets are parsed by sequoia and the session key recovered as on sequoia's path;
+/// `seipdv1` decrypts, the MDC is hashed over the same buffers on a second thread
+/// (`mdc_shared`); sequoia's `Verifier` then reads the authenticated inner packets (signatures,
+/// structure) unless they are one literal packet, and only then is the literal data released.
+/// See `seipdv1` for the design and docs/security-pgpdec.md for the reading of the framing.
 #[cfg(feature = "crypto-openssl")]
 mod fast {
+    use std::ops::Range;
+
     use super::*;
+    use crate::framing::{self, BodyLen, Deframer};
+    use crate::mdc_shared::{Shared, SharedMdc};
     use crate::seipdv1::{
-        BLOCK, CfbDecryptor, Hasher, MDC_LEN, PREFIX, aes_size, mdc_matches, quick_check,
+        BLOCK, CfbDecryptor, MDC_LEN, PREFIX, aes_size, mdc_matches, quick_check,
     };
     use openpgp::Packet;
-    use openpgp::packet::SEIP;
     use openpgp::parse::{Dearmor, PacketParserBuilder, PacketParserResult};
 
+    /// How much input is read at a time before the session key is known (it is recorded for
+    /// a replay to sequoia).
+    const PRE_READ: usize = 16 * 1024;
+    /// The largest session-key (or marker) packet body read here; larger ones go to sequoia's
+    /// path. (A PKESK v6 with the largest post-quantum algorithms is under 2 KiB.)
+    const MAX_ESK: usize = 16 * 1024;
+    /// The most session-key packets (and markers) one message may have.
+    const MAX_ESK_PACKETS: usize = 1000;
+    /// A body part at least this large is read in place up to its end (see the bulk loop).
+    const BIG_PART: usize = 64 * 1024;
     /// How much input is kept for a replay to sequoia while the ESK packets are read.
     const MAX_REPLAY: usize = 4 * 1024 * 1024;
     /// Bulk buffer (a multiple of the AES block size).
-    const BUF: usize = 1024 * 1024;
+    const BUF: usize = 256 * 1024;
     /// What the inner packet stream may add to the literal data (headers, signatures) before
     /// the plaintext bound applies to the spool itself.
     const INNER_SLACK: u64 = 1024 * 1024;
@@ -977,17 +992,13 @@ mod fast {
         Packets,
     }
 
-    /// The plaintext after the prefix goes to the spool, the last [`MDC_LEN`] bytes held
-    /// back; everything but the MDC's 20 digest bytes is hashed.
+    /// The plaintext after the prefix goes to the spool (or, for literal data, to the direct
+    /// output); hashing is the caller's ([`SharedMdc`], over the same buffers).
     struct Sink<'s> {
         inner: Inner,
-        /// SHA-1 on a second thread past the first 256 KiB: it overlaps the AES and the spool
-        /// writes (perf on 64 MiB: SHA-1 was 15% of the process, all on the main thread).
-        mdc: Hasher,
         spool: &'s mut tempfile::SpooledTempFile,
         /// Where literal data goes instead of the spool (see [`decrypt_to_file`]).
         direct: Option<&'s mut dyn Write>,
-        held: Vec<u8>,
         skip: usize,
         spooled: u64,
         limit: u64,
@@ -995,7 +1006,6 @@ mod fast {
 
     impl Sink<'_> {
         fn release(&mut self, data: &[u8]) -> Result<()> {
-            self.mdc.update(data)?;
             let k = self.skip.min(data.len());
             self.skip -= k;
             let data = &data[k..];
@@ -1026,34 +1036,35 @@ mod fast {
             self.spool.write_all(data)?;
             Ok(())
         }
+    }
 
-        fn push(&mut self, p: &[u8]) -> Result<()> {
-            if p.len() >= MDC_LEN {
-                let held = std::mem::take(&mut self.held);
-                self.release(&held)?;
-                self.release(&p[..p.len() - MDC_LEN])?;
-                self.held.extend_from_slice(&p[p.len() - MDC_LEN..]);
-            } else {
-                self.held.extend_from_slice(p);
-                let extra = self.held.len().saturating_sub(MDC_LEN);
-                let head: Vec<u8> = self.held.drain(..extra).collect();
-                self.release(&head)?;
-            }
-            Ok(())
+    /// Hands the decrypted `buf[range]` to the hasher and then to `sink`, holding the last
+    /// [`MDC_LEN`] bytes of the plaintext back in `held` (the MDC packet, once the body ends):
+    /// everything before them is hashed and released in order.
+    fn consume(
+        sink: &mut Sink<'_>,
+        mdc: &mut SharedMdc,
+        held: &mut Vec<u8>,
+        buf: &Shared,
+        range: Range<usize>,
+    ) -> Result<()> {
+        let p = buf.get(range.clone()).ok_or(Error::Integrity)?;
+        if p.len() >= MDC_LEN {
+            let cut = range.end - MDC_LEN;
+            // Hashing first: the thread works while the main thread writes.
+            mdc.hash(held, buf, range.start..cut)?;
+            sink.release(held)?;
+            sink.release(&buf[range.start..cut])?;
+            held.clear();
+            held.extend_from_slice(&buf[cut..range.end]);
+        } else {
+            held.extend_from_slice(p);
+            let extra = held.len().saturating_sub(MDC_LEN);
+            let head: Vec<u8> = held.drain(..extra).collect();
+            mdc.hash(&head, buf, 0..0)?;
+            sink.release(&head)?;
         }
-
-        /// Whether the held-back bytes are the MDC packet over everything before them.
-        fn check(mut self) -> Result<Option<Inner>> {
-            let Ok(tail) = <[u8; MDC_LEN]>::try_from(self.held.as_slice()) else {
-                return Ok(None);
-            };
-            if self.skip > 0 {
-                return Ok(None);
-            }
-            self.mdc.update(&tail[..2])?;
-            let digest = self.mdc.finish()?;
-            Ok(mdc_matches(&tail, &digest).then_some(self.inner))
-        }
+        Ok(())
     }
 
     /// Whether a packet starting with `ctb` is a Literal Data packet (tag 11).
@@ -1066,55 +1077,158 @@ mod fast {
         tag == 11
     }
 
+    /// One `read` call, retried on `Interrupted`.
+    fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match r.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Appends up to [`PRE_READ`] bytes of `src` to `pre`; how many (0 at the end).
+    fn read_more(src: &mut dyn Read, pre: &mut Vec<u8>) -> io::Result<usize> {
+        if pre.len() >= MAX_REPLAY {
+            return Err(io::Error::other("more than 4 MiB of session-key packets"));
+        }
+        let old = pre.len();
+        pre.resize(old + PRE_READ, 0);
+        let r = read_some(src, &mut pre[old..]);
+        pre.truncate(old + *r.as_ref().unwrap_or(&0));
+        r
+    }
+
     /// `Ok(None)`: not a message for this path (nothing was released; replay it to sequoia).
-    pub(super) fn decrypt<R: Read + Send, W: Write>(
+    pub(super) fn decrypt<R: Read + Send + Sync, W: Write>(
         tap: &Mutex<Tap<R>>,
         output: &mut W,
         opts: &DecryptOptions,
         direct: bool,
     ) -> Result<Option<Verdict>> {
-        let Ok(ppr) = PacketParserBuilder::from_reader(TapReader(tap)).and_then(|b| b.build())
-        else {
-            return Ok(None);
+        // Binary or ASCII armor, decided as sequoia's parser decides: a packet header (CTB
+        // high bit set) is binary, anything else is tried as armor.
+        let mut lead = [0u8; 1];
+        match read_full(&mut TapReader(tap), &mut lead) {
+            Ok(1) => {}
+            _ => return Ok(None),
+        }
+        let mut pre: Vec<u8> = Vec::with_capacity(PRE_READ);
+        let mut binary;
+        let mut armored;
+        let src: &mut dyn Read = if lead[0] & 0x80 != 0 {
+            pre.push(lead[0]);
+            binary = TapReader(tap);
+            &mut binary
+        } else {
+            armored = openpgp::armor::Reader::from_reader(
+                io::Cursor::new(lead).chain(TapReader(tap)),
+                openpgp::armor::ReaderMode::default(),
+            );
+            &mut armored
         };
+
+        // The session-key packets (and markers), each read whole (bounded) and parsed by
+        // sequoia, up to the SEIP packet's header. Anything else: not for this path.
         let mut pkesks = Vec::new();
         let mut skesks = Vec::new();
-        let mut ppr = ppr;
-        let mut pp = loop {
-            let PacketParserResult::Some(pp) = ppr else {
-                return Ok(None);
-            };
-            match &pp.packet {
-                Packet::PKESK(p) => pkesks.push(p.clone()),
-                Packet::SKESK(s) => skesks.push(s.clone()),
-                Packet::Marker(_) => {}
-                Packet::SEIP(SEIP::V1(_)) => break pp,
-                _ => return Ok(None),
-            }
-            ppr = match pp.next() {
-                Ok((_, next)) => next,
+        let mut packets = 0;
+        let mut pos = 0;
+        let seip = loop {
+            let h = match framing::header(&pre[pos..]) {
+                Ok(Some(h)) => h,
+                Ok(None) => match read_more(src, &mut pre) {
+                    Ok(0) | Err(_) => return Ok(None),
+                    Ok(_) => continue,
+                },
                 Err(_) => return Ok(None),
             };
+            match h.tag {
+                1 | 3 | 10 => {
+                    let BodyLen::Definite(len) = h.len else {
+                        return Ok(None);
+                    };
+                    if len as usize > MAX_ESK {
+                        return Ok(None);
+                    }
+                    packets += 1;
+                    if packets > MAX_ESK_PACKETS {
+                        return Err(Error::malformed(
+                            "message",
+                            "more than 1000 session-key packets",
+                        ));
+                    }
+                    let end = pos + h.size + len as usize;
+                    while pre.len() < end {
+                        match read_more(src, &mut pre) {
+                            Ok(0) | Err(_) => return Ok(None),
+                            Ok(_) => {}
+                        }
+                    }
+                    let body = &pre[pos + h.size..end];
+                    match h.tag {
+                        1 => match PKESK::from_bytes(body) {
+                            Ok(p) => pkesks.push(p),
+                            Err(_) => return Ok(None),
+                        },
+                        3 => match SKESK::from_bytes(body) {
+                            Ok(s) => skesks.push(s),
+                            Err(_) => return Ok(None),
+                        },
+                        _ if body == b"PGP" => {}
+                        _ => return Ok(None),
+                    }
+                    pos = end;
+                }
+                18 => break h,
+                // SED (refused by sequoia's path), AEAD, compressed or literal data, and
+                // anything unknown.
+                _ => return Ok(None),
+            }
         };
         if pkesks.is_empty() && skesks.is_empty() {
             return Ok(None);
         }
+
+        // The SEIP body, out of its framing: buf[BLOCK - 1] is the version byte, the
+        // ciphertext follows from buf[BLOCK] (buf[..BLOCK] is the CFB IV, zeros).
+        let mut deframer = Deframer::new(seip.len);
+        let mut trailing = false;
+        let mut buf = vec![0u8; BLOCK + BUF];
+        let base = BLOCK - 1;
+        let rest = pre.get(pos + seip.size..).unwrap_or_default();
+        let Some(dst) = buf.get_mut(base..base + rest.len()) else {
+            return Ok(None);
+        };
+        dst.copy_from_slice(rest);
+        let (mut filled, used) = deframer.deframe(dst);
+        trailing |= used < rest.len();
+        let need = 1 + PREFIX + MDC_LEN;
+        while filled < need && !deframer.done() {
+            let end = (base + filled + PRE_READ).min(buf.len());
+            let n = match read_some(src, &mut buf[base + filled..end]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let (d, used) = deframer.deframe(&mut buf[base + filled..base + filled + n]);
+            filled += d;
+            trailing |= used < n;
+        }
+        match buf[base..base + filled].first() {
+            Some(1) => {}
+            _ => return Ok(None),
+        }
         // No SEIPDv1 body is shorter than its prefix and MDC. Refusing that here also keeps
         // such packets away from sequoia's parser, which panics on them (fuzz/known-crashes)
         // when they are replayed (non-AES ciphers).
-        let mut head = [0u8; PREFIX + MDC_LEN];
-        match read_full(&mut pp, &mut head) {
-            Ok(n) if n == head.len() => {}
-            Ok(_) => {
-                return Err(Error::malformed(
-                    "message",
-                    "encrypted packet shorter than its prefix and MDC",
-                ));
-            }
-            Err(_) => return Ok(None),
+        if filled < need {
+            return Err(Error::malformed(
+                "message",
+                "encrypted packet shorter than its prefix and MDC",
+            ));
         }
         let mut first = [0u8; PREFIX];
-        first.copy_from_slice(&head[..PREFIX]);
+        first.copy_from_slice(&buf[BLOCK..BLOCK + PREFIX]);
 
         // The session key, chosen exactly as on sequoia's path (the quick-check bytes pick
         // among candidates; they are never an error of their own).
@@ -1152,49 +1266,89 @@ mod fast {
             t.recording = false;
             t.recorded = Vec::new();
         }
+        drop(pre);
+        buf[base] = 0;
+        let mut len = filled - 1;
 
         let fail = |e: io::Error| classify(&lock(&state), "message", e.into());
         let mut spool = tempfile::SpooledTempFile::new(opts.spool_in_memory);
         let mut sink = Sink {
             inner: Inner::Unknown,
-            mdc: Hasher::new()?,
             spool: &mut spool,
             direct: if direct {
                 Some(&mut *output as &mut dyn Write)
             } else {
                 None
             },
-            held: Vec::with_capacity(2 * MDC_LEN),
             skip: PREFIX,
             spooled: 0,
             limit: opts.max_plaintext.saturating_add(INNER_SLACK),
         };
+        let mut mdc = SharedMdc::new(1)?;
+        let mut held = Vec::with_capacity(2 * MDC_LEN);
         let mut dec = CfbDecryptor::new(size, &sk)?;
-        // buf[..BLOCK]: the previous ciphertext block (the zero IV first); then the data.
-        let mut buf = vec![0u8; BLOCK + BUF];
-        buf[BLOCK..BLOCK + head.len()].copy_from_slice(&head);
-        let mut filled = head.len();
+        let mut first_buffer = true;
         loop {
-            let n = read_full(&mut pp, &mut buf[BLOCK + filled..]).map_err(fail)?;
-            filled += n;
-            // A full buffer is whole blocks (BUF is a multiple of BLOCK); a short one is the end.
-            dec.decrypt(&mut buf[..BLOCK + filled])?;
-            sink.push(&buf[BLOCK..BLOCK + filled])?;
-            if filled < BUF {
+            // Fill the buffer (BUF bytes of ciphertext, a multiple of the block size) or
+            // reach the end of the body.
+            while len < BUF && !deframer.done() {
+                let space = BUF.saturating_sub(len);
+                // Within a large part, read to its end and the next length header only: the
+                // body then lands in place (no compaction); small parts are compacted.
+                let want = match deframer.part_left() {
+                    Some(left) if left >= BIG_PART => space.min(left + 5),
+                    _ => space,
+                };
+                let at = BLOCK + len;
+                let n = read_some(src, &mut buf[at..at + want]).map_err(fail)?;
+                if n == 0 {
+                    // Truncated.
+                    return Err(Error::Integrity);
+                }
+                let (d, used) = deframer.deframe(&mut buf[at..at + n]);
+                len += d;
+                trailing |= used < n;
+            }
+            if trailing {
+                // Nothing may follow the encrypted packet: the message was ESK packets (and
+                // markers) and this one SEIP packet, which is the grammar of an encrypted
+                // message.
+                return Err(Error::Integrity);
+            }
+            let last = deframer.done();
+            dec.decrypt(&mut buf[..BLOCK + len])?;
+            let mut iv = [0u8; BLOCK];
+            iv.copy_from_slice(&buf[..BLOCK]);
+            if first_buffer && !last {
+                mdc.parallel()?;
+            }
+            first_buffer = false;
+            let shared = Arc::new(buf);
+            consume(&mut sink, &mut mdc, &mut held, &shared, BLOCK..BLOCK + len)?;
+            mdc.recycle(shared);
+            if last {
                 break;
             }
-            filled = 0;
+            buf = mdc.buffer(BLOCK + BUF)?;
+            buf[..BLOCK].copy_from_slice(&iv);
+            len = 0;
         }
-        drop(buf);
-        let Some(inner) = sink.check()? else {
+        // The end of the input must follow.
+        let mut probe = [0u8; 1];
+        if read_some(src, &mut probe).map_err(fail)? != 0 {
+            return Err(Error::Integrity);
+        }
+        let Ok(tail) = <[u8; MDC_LEN]>::try_from(held.as_slice()) else {
             return Err(Error::Integrity);
         };
-        // Nothing may follow the encrypted packet: the message was ESK packets (and markers)
-        // and this one SEIP packet, which is the grammar of an encrypted message.
-        // (`PacketParserEOF::is_message` does not accept an unprocessed container.)
-        if !matches!(pp.next(), Ok((_, PacketParserResult::EOF(_)))) {
+        if sink.skip > 0 {
             return Err(Error::Integrity);
         }
+        let digest = mdc.finish(&tail[..2])?;
+        if !mdc_matches(&tail, &digest) {
+            return Err(Error::Integrity);
+        }
+        let inner = sink.inner;
         lock(&state).encrypted = true;
 
         if let Inner::Literal(lit) = inner {

@@ -7,9 +7,13 @@ mod certstore;
 mod decrypt;
 mod encrypt;
 mod error;
+#[cfg(feature = "crypto-openssl")]
+mod framing;
 #[doc(hidden)]
 pub mod fuzz;
 mod keys;
+#[cfg(feature = "crypto-openssl")]
+mod mdc_shared;
 mod mime;
 mod output;
 mod padding;
