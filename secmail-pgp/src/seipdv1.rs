@@ -394,7 +394,7 @@ impl Seg {
 
     /// Data bytes written at `ROOM..`, not counting what was prepended.
     fn data_len(&self) -> usize {
-        self.end - ROOM
+        self.end.saturating_sub(ROOM)
     }
 
     fn is_full(&self) -> bool {

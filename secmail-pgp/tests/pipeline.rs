@@ -290,8 +290,11 @@ fn failing_sink_fails_the_writer_promptly() {
                 Some(io::ErrorKind::StorageFull),
                 "sink failing after {at} bytes (signed: {signed})"
             );
+            // The segments in flight (about 2.5 MiB), and in the signed case the 4 MiB
+            // sequoia's literal writer buffers in front of ours.
+            let slack = if signed { 8 << 20 } else { 4 << 20 };
             assert!(
-                accepted <= at + (8 << 20),
+                accepted <= at + slack,
                 "sink failing after {at} bytes: {accepted} bytes accepted after it (signed: {signed})"
             );
         }
