@@ -35,6 +35,10 @@ pub fn read_input(path: Option<&Path>, limit: u64) -> Result<Vec<u8>> {
 pub enum Output {
     /// Standard output.
     Stdout(io::StdoutLock<'static>),
+    /// An existing `--out` that is not a regular file (a device such as `/dev/null`, a FIFO,
+    /// a terminal), written to directly like stdout: renaming a file onto it would replace
+    /// the device node itself.
+    Special(fs::File),
     /// A temporary file beside `target`, renamed onto it by [`Output::commit`].
     File {
         /// The temporary file.
@@ -50,6 +54,24 @@ impl Output {
         match path {
             None => Ok(Output::Stdout(io::stdout().lock())),
             Some(target) => {
+                // Through a symbolic link to what it names, so that the link stays a link.
+                let target = match fs::symlink_metadata(target) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        fs::canonicalize(target).unwrap_or_else(|_| target.to_owned())
+                    }
+                    _ => target.to_owned(),
+                };
+                match fs::metadata(&target) {
+                    Ok(m) if m.is_dir() => anyhow::bail!("{} is a directory", target.display()),
+                    Ok(m) if !m.is_file() => {
+                        let f = fs::OpenOptions::new()
+                            .write(true)
+                            .open(&target)
+                            .with_context(|| format!("cannot open {}", target.display()))?;
+                        return Ok(Output::Special(f));
+                    }
+                    _ => {}
+                }
                 let dir = match target.parent() {
                     Some(d) if !d.as_os_str().is_empty() => d,
                     _ => Path::new("."),
@@ -65,18 +87,19 @@ impl Output {
                         written: 0,
                         hinted: 0,
                     },
-                    target: target.to_owned(),
+                    target,
                 })
             }
         }
     }
 
-    /// Flushes and, for a file, syncs it, renames it into place and syncs the directory, so
+    /// Flushes and, for a (regular) file, syncs it, renames it into place and syncs the directory, so
     /// that after `Ok` the output survives a crash whole (or, before the rename reached the
     /// disk, the target keeps what it had: never a part of the new output).
     pub fn commit(self) -> Result<()> {
         match self {
             Output::Stdout(mut s) => s.flush().context("cannot write to stdout"),
+            Output::Special(mut f) => f.flush().context("cannot write the output"),
             Output::File { tmp, target } => {
                 let TempOutput { mut tmp, .. } = tmp;
                 tmp.flush().context("cannot write the output")?;
@@ -166,12 +189,14 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(s) => s.write(buf),
+            Output::Special(f) => f.write(buf),
             Output::File { tmp, .. } => tmp.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(s) => s.flush(),
+            Output::Special(f) => f.flush(),
             Output::File { tmp, .. } => tmp.flush(),
         }
     }
@@ -201,6 +226,47 @@ mod tests {
         assert_eq!(fs::read(&target).unwrap(), data);
         // Only the target is left in the directory.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn devices_fifos_and_links_are_written_through_not_replaced() {
+        use std::os::unix::fs::{FileTypeExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        // A FIFO (like /dev/null, which a rename used to replace by a regular file: as root
+        // that destroyed the machine's /dev/null): written through, still a FIFO afterwards.
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo failed");
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read(fifo).unwrap())
+        };
+        let mut out = Output::open(Some(&fifo)).unwrap();
+        assert!(matches!(out, Output::Special(_)));
+        out.write_all(b"through the pipe").unwrap();
+        out.commit().unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        // A link to a regular file: the file gets the output, the link stays a link.
+        let real = dir.path().join("real.txt");
+        fs::write(&real, b"old").unwrap();
+        let link = dir.path().join("link.txt");
+        symlink(&real, &link).unwrap();
+        let mut out = Output::open(Some(&link)).unwrap();
+        out.write_all(b"new").unwrap();
+        out.commit().unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        // A directory is refused.
+        assert!(Output::open(Some(dir.path())).is_err());
     }
 
     #[test]

@@ -319,6 +319,7 @@ fn with_sink(
 ) -> Result<()> {
     match out {
         Output::Stdout(_) => f(&mut io::stdout()),
+        Output::Special(file) => f(file),
         Output::File { tmp, .. } => f(tmp),
     }
 }
@@ -524,6 +525,8 @@ fn decrypt(a: DecryptArgs) -> Result<()> {
     let v = match &mut out {
         Output::File { tmp, .. } => secmail_pgp::decrypt_to_file(input, tmp, &opts)?,
         Output::Stdout(_) => secmail_pgp::decrypt_stream(input, io::stdout(), &opts)?,
+        // A device or FIFO cannot be emptied again: plaintext only after every check.
+        Output::Special(file) => secmail_pgp::decrypt_stream(input, file, &opts)?,
     };
     report(&v);
     write_verdict(a.verdict.as_deref(), &v)?;
