@@ -756,7 +756,9 @@ impl<'a> Writer<'a> {
     fn send(&mut self, last: bool) -> io::Result<()> {
         let next = if last { Seg::empty() } else { self.fresh() };
         let seg = std::mem::replace(&mut self.seg, next);
-        self.send_seg(seg, last)
+        // Any error leaves the writer failed (and its threads stopped): a message missing a
+        // piece must not go on being written.
+        self.send_seg(seg, last).map_err(|e| self.fail(Some(e)))
     }
 
     /// Hands `seg` to the pipeline (or, at the end of a one-segment message, hashes and
@@ -948,6 +950,10 @@ impl<'a> LiteralWriter<'a> {
     /// Prepends the chunk's length header (and, to the first, the packet's tag) and sends it.
     fn frame(&mut self, last: bool) -> io::Result<()> {
         self.w.check()?;
+        self.frame_inner(last).map_err(|e| self.w.fail(Some(e)))
+    }
+
+    fn frame_inner(&mut self, last: bool) -> io::Result<()> {
         let header = if last {
             definite_length(self.w.seg.data_len())?
         } else {
