@@ -234,97 +234,6 @@ impl Write for Sink<'_> {
     }
 }
 
-/// How much plaintext is hashed per batch once hashing moved to its own thread.
-const HASH_BATCH: usize = 256 * 1024;
-
-/// The MDC's SHA-1 of what `decrypt.rs` decrypts (the encryption side has its own pipeline,
-/// see [`Writer`]): from the first full batch on, batches go to a second thread (bounded
-/// channel, buffers recycled), beside the decryption. Messages under one batch are hashed
-/// inline and start no thread.
-pub(crate) struct Hasher {
-    pending: Vec<u8>,
-    state: HashState,
-}
-
-enum HashState {
-    Inline(Mdc),
-    Thread {
-        tx: SyncSender<Vec<u8>>,
-        back: Receiver<Vec<u8>>,
-        handle: JoinHandle<io::Result<[u8; 20]>>,
-    },
-    Done,
-}
-
-impl Hasher {
-    pub(crate) fn new() -> io::Result<Self> {
-        Ok(Hasher {
-            pending: Vec::new(),
-            state: HashState::Inline(Mdc::new()?),
-        })
-    }
-
-    pub(crate) fn update(&mut self, data: &[u8]) -> io::Result<()> {
-        self.pending.extend_from_slice(data);
-        if self.pending.len() >= HASH_BATCH {
-            self.send()?;
-        }
-        Ok(())
-    }
-
-    fn send(&mut self) -> io::Result<()> {
-        if matches!(self.state, HashState::Inline(_))
-            && let HashState::Inline(mut mdc) = std::mem::replace(&mut self.state, HashState::Done)
-        {
-            let (tx, rx) = sync_channel::<Vec<u8>>(2);
-            let (give_back, back) = sync_channel::<Vec<u8>>(4);
-            let handle = std::thread::Builder::new()
-                .name("secmail-pgp-mdc".into())
-                .spawn(move || {
-                    for mut buf in rx {
-                        mdc.update(&buf)?;
-                        buf.clear();
-                        let _ = give_back.try_send(buf);
-                    }
-                    mdc.finish()
-                })?;
-            self.state = HashState::Thread { tx, back, handle };
-        }
-        match &self.state {
-            HashState::Thread { tx, back, .. } => {
-                let fresh = back
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(HASH_BATCH + CHUNK));
-                let batch = std::mem::replace(&mut self.pending, fresh);
-                tx.send(batch)
-                    .map_err(|_| io::Error::other("the MDC thread stopped"))
-            }
-            _ => Err(io::Error::other("SEIPDv1 hasher in a bad state")),
-        }
-    }
-
-    pub(crate) fn finish(self) -> io::Result<[u8; 20]> {
-        match self.state {
-            HashState::Inline(mut mdc) => {
-                mdc.update(&self.pending)?;
-                mdc.finish()
-            }
-            HashState::Thread { tx, back, handle } => {
-                if !self.pending.is_empty() {
-                    tx.send(self.pending)
-                        .map_err(|_| io::Error::other("the MDC thread stopped"))?;
-                }
-                drop(tx);
-                drop(back);
-                handle
-                    .join()
-                    .map_err(|_| io::Error::other("the MDC thread panicked"))?
-            }
-            HashState::Done => Err(io::Error::other("SEIPDv1 hasher in a bad state")),
-        }
-    }
-}
-
 /// A new-format definite body length (RFC 9580 §4.2.1.1–3).
 fn definite_length(len: usize) -> io::Result<Vec<u8>> {
     let mut header = Vec::with_capacity(5);
@@ -1054,27 +963,6 @@ mod tests {
             }
             assert_eq!(out, pt, "split at {split}");
         }
-    }
-
-    #[test]
-    fn hasher_thread_and_inline_agree() {
-        let data: Vec<u8> = (0..3 * HASH_BATCH as u32 + 1234).map(|i| i as u8).collect();
-        let mut one = Mdc::new().unwrap();
-        one.update(&data).unwrap();
-        let want = one.finish().unwrap();
-        for piece in [1000usize, 8192, HASH_BATCH, data.len()] {
-            let mut h = Hasher::new().unwrap();
-            for c in data.chunks(piece) {
-                h.update(c).unwrap();
-            }
-            assert_eq!(h.finish().unwrap(), want, "pieces of {piece}");
-        }
-        let mut small = Hasher::new().unwrap();
-        small.update(&data[..100]).unwrap();
-        assert!(matches!(small.state, HashState::Inline(_)));
-        let mut one = Mdc::new().unwrap();
-        one.update(&data[..100]).unwrap();
-        assert_eq!(small.finish().unwrap(), one.finish().unwrap());
     }
 
     #[test]
