@@ -41,7 +41,7 @@ dict_for() {
     smtp_*) echo dict/smtp.dict ;;
     imap_*) echo dict/imap.dict ;;
     pop3_*) echo dict/pop3.dict ;;
-    mime_*|smime_message|pgp_mime|ffi_*) echo dict/mime.dict ;;
+    mime_*|smime_message|pgp_mime|pgp_autocrypt|ffi_*) echo dict/mime.dict ;;
   esac
 }
 

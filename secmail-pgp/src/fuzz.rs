@@ -96,6 +96,63 @@ pub fn fuzz_armor(data: &[u8]) {
     assert_eq!(back, body, "armor round trip changed the data");
 }
 
+/// Autocrypt as received mail meets it: the `Autocrypt:` header value parser, a delivered
+/// message through the peer state (§2.3), gossip from a "decrypted" message, and the
+/// recommendation for its sender; then the peer state file format: what `decode` accepts,
+/// `encode` writes back and `decode` reads to the same state. Never a panic.
+#[doc(hidden)]
+pub fn fuzz_autocrypt(data: &[u8]) {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    // A fixed "now" keeps runs reproducible: 2026-01-01.
+    let now = UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = crate::parse_autocrypt(text);
+        if let Ok((addr, state)) = crate::peers::decode(text) {
+            // Whatever was accepted is written back readable, naming the same peer, times,
+            // preference and keys (by fingerprint: sequoia may re-serialise a certificate with
+            // damaged components differently, even twice in a row; found by this target).
+            let once = crate::peers::encode(&addr, &state)
+                .unwrap_or_else(|e| panic!("a decoded peer state does not encode: {e}"));
+            let (addr2, state2) = crate::peers::decode(&once)
+                .unwrap_or_else(|e| panic!("our own peer file does not decode: {e}"));
+            let fpr = |c: &Option<crate::Cert>| c.as_ref().map(|c| c.fingerprint());
+            assert_eq!(addr2, addr, "peer state round trip changed the address");
+            assert_eq!(
+                (
+                    state2.last_seen,
+                    state2.autocrypt_timestamp,
+                    state2.gossip_timestamp,
+                    state2.prefer_encrypt,
+                    fpr(&state2.public_key),
+                    fpr(&state2.gossip_key),
+                ),
+                (
+                    state.last_seen,
+                    state.autocrypt_timestamp,
+                    state.gossip_timestamp,
+                    state.prefer_encrypt,
+                    fpr(&state.public_key),
+                    fpr(&state.gossip_key),
+                ),
+                "peer state round trip changed it"
+            );
+        }
+    }
+    let _ = crate::read_autocrypt(data);
+    let _ = crate::read_gossip(data);
+    let mut peers = crate::AutocryptPeers::new();
+    let _ = peers.process_message(data, now);
+    let _ = peers.process_gossip(data, now);
+    let addrs: Vec<String> = peers.iter().map(|(a, _)| a.to_owned()).collect();
+    let compose = crate::Compose::default();
+    for a in &addrs {
+        let _ = peers.recommend(a, now, &compose);
+        let _ = peers.target_key(a);
+    }
+    let _ = peers.recommend_all(&addrs, now, &compose);
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -112,5 +169,20 @@ mod tests {
         let k = super::key().expect("the fuzz key parses");
         let ct = crate::encrypt(b"x", &crate::EncryptOptions::new().recipient(k)).expect("encrypt");
         super::fuzz_decrypt(&ct);
+        super::fuzz_autocrypt(b"addr=a@example.org; keydata=AAAA");
+        let mail = crate::add_autocrypt_header(
+            b"From: fuzz@example.org\r\nTo: b@example.org\r\nSubject: s\r\n\r\nhi\r\n",
+            k,
+            crate::PreferEncrypt::Mutual,
+        )
+        .expect("header");
+        super::fuzz_autocrypt(&mail);
+        let mut peers = crate::AutocryptPeers::new();
+        peers
+            .process_message(&mail, std::time::SystemTime::now())
+            .expect("processed");
+        let (a, st) = peers.iter().next().expect("one peer");
+        let file = crate::peers::encode(a, st).expect("encoded");
+        super::fuzz_autocrypt(file.as_bytes());
     }
 }

@@ -155,8 +155,16 @@ fn secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn from_secs(s: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(s)
+/// `s` seconds after the Unix epoch, if the platform's time can hold it (a peer file or a
+/// `Date` can name any u64: `UNIX_EPOCH + Duration` would panic on overflow; found by the
+/// `pgp_autocrypt` fuzz target).
+fn from_secs(s: u64) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_secs(s))
+}
+
+/// `t` truncated to whole seconds.
+fn whole_secs(t: SystemTime) -> SystemTime {
+    from_secs(secs(t)).unwrap_or(t)
 }
 
 /// Reads one peer file, checking its size, its format and that its name is its address's.
@@ -190,12 +198,13 @@ const LOCK_FILE: &str = ".lock";
 /// The effective date of a message (Level 1 §2.3): its `Date`, clamped to `now`; `now` when
 /// there is no parseable `Date`. Truncated to whole seconds.
 pub fn effective_date(message: &Message, now: SystemTime) -> SystemTime {
-    let now = from_secs(secs(now));
+    let now = whole_secs(now);
     let parsed = mail_parser::MessageParser::default()
         .parse_headers(message.root().raw_headers())
         .and_then(|m| m.date().filter(|d| d.is_valid()).map(|d| d.to_timestamp()));
     match parsed {
-        Some(ts) => from_secs(u64::try_from(ts).unwrap_or(0)).min(now),
+        // Past what the platform's time holds is past `now` too.
+        Some(ts) => from_secs(u64::try_from(ts).unwrap_or(0)).map_or(now, |t| t.min(now)),
         None => now,
     }
 }
@@ -326,7 +335,7 @@ impl AutocryptPeers {
         effective: SystemTime,
     ) -> Result<PeerUpdate> {
         let addr = norm(from);
-        let effective = from_secs(secs(effective));
+        let effective = whole_secs(effective);
         if let Some(h) = header
             && h.addr != addr
         {
@@ -399,7 +408,7 @@ impl AutocryptPeers {
         effective: SystemTime,
     ) -> Result<bool> {
         let addr = norm(&header.addr);
-        let effective = from_secs(secs(effective));
+        let effective = whole_secs(effective);
         let key = check_key(&header.cert)?;
         let _lock = self.lock_and_reload(&addr)?;
         let mut state = match self.peers.get(&addr) {
@@ -556,7 +565,7 @@ fn file_stem(addr: &str) -> Result<String> {
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn encode(addr: &str, s: &PeerState) -> Result<String> {
+pub(crate) fn encode(addr: &str, s: &PeerState) -> Result<String> {
     let mut out = format!("{MAGIC}\naddr {addr}\n");
     let mut time = |name: &str, t: Option<SystemTime>| {
         if let Some(t) = t {
@@ -581,7 +590,7 @@ fn encode(addr: &str, s: &PeerState) -> Result<String> {
     Ok(out)
 }
 
-fn decode(text: &str) -> std::result::Result<(String, PeerState), String> {
+pub(crate) fn decode(text: &str) -> std::result::Result<(String, PeerState), String> {
     let mut lines = text.lines();
     if lines.next() != Some(MAGIC) {
         return Err("not a peer state file".into());
@@ -599,7 +608,10 @@ fn decode(text: &str) -> std::result::Result<(String, PeerState), String> {
         }
         Ok(c)
     };
-    let time = |v: &str| v.parse::<u64>().map(from_secs).map_err(|e| e.to_string());
+    let time = |v: &str| -> std::result::Result<SystemTime, String> {
+        let secs = v.parse::<u64>().map_err(|e| e.to_string())?;
+        from_secs(secs).ok_or_else(|| format!("time {secs} out of range"))
+    };
     for line in lines {
         let (k, v) = line.split_once(' ').ok_or("a line without a value")?;
         match k {

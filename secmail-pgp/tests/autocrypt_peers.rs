@@ -572,6 +572,15 @@ fn bounds_and_damaged_files() {
         AutocryptPeers::open(dir.path()),
         Err(Error::PeerLimit { .. })
     ));
+    // A time past what the platform's time holds is a typed error, not a panic (found by the
+    // pgp_autocrypt fuzz target).
+    let text = String::from_utf8(good.clone()).unwrap();
+    let line = text.lines().find(|l| l.starts_with("last-seen ")).unwrap();
+    std::fs::write(file, text.replace(line, "last-seen 17645832001764583200")).unwrap();
+    assert!(matches!(
+        AutocryptPeers::open(dir.path()),
+        Err(Error::Malformed { .. })
+    ));
     // A file renamed to another peer's name is refused.
     std::fs::remove_file(file).unwrap();
     std::fs::write(dir.path().join(format!("{}.peer", "0".repeat(64))), &good).unwrap();
