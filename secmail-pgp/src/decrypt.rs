@@ -699,7 +699,8 @@ pub fn verify_detached(
 /// `seipdv1` decrypts, the MDC is hashed over the same buffers on a second thread
 /// (`mdc_shared`); sequoia's `Verifier` then reads the authenticated inner packets (signatures,
 /// structure) unless they are one literal packet, and only then is the literal data released.
-/// See `seipdv1` for the design and docs/security-pgpdec.md for the reading of the framing.
+/// See `seipdv1` for the design, and docs/security.md ("Decryption without sequoia's packet
+/// parser") for the reading of the framing.
 #[cfg(feature = "crypto-openssl")]
 mod fast {
     use std::ops::Range;
