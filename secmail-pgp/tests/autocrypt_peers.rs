@@ -11,32 +11,9 @@ use secmail_pgp::*;
 
 const DAY: u64 = 24 * 60 * 60;
 
-/// RFC 5322 date for a Unix time (UTC).
+/// RFC 5322 date for a Unix time (UTC), by the mail-builder crate secmail-core uses.
 fn rfc5322(secs: u64) -> String {
-    let days = (secs / DAY) as i64;
-    let rem = secs % DAY;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{:02} {} {} {:02}:{:02}:{:02} +0000",
-        d,
-        MON[(m - 1) as usize],
-        y,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    mail_builder::headers::date::Date::from(secs).to_rfc822()
 }
 
 fn secs(t: SystemTime) -> u64 {

@@ -49,34 +49,13 @@ pub fn fails(o: &Output) {
     assert!(o.stdout.is_empty(), "output on failure");
 }
 
-/// An RFC 5322 date (UTC, no weekday) `days` days and one hour before now: message dates
-/// that stay in the past and keep their distances whenever the tests run.
+/// An RFC 5322 date (UTC) `days` days and one hour before now, by the mail-builder crate
+/// secmail-core uses: message dates that stay in the past and keep their distances whenever
+/// the tests run.
 pub fn date_days_ago(days: u64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("the clock is after 1970")
         .as_secs();
-    let t = now - days * 86_400 - 3_600;
-    let (day, rem) = ((t / 86_400) as i64, t % 86_400);
-    // Civil date from days since 1970-01-01 (the proleptic Gregorian calendar in 400-year
-    // eras of 146 097 days, each starting on 1 March so that the leap day ends a year).
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{d:02} {} {y} {:02}:{:02}:{:02} +0000",
-        MONTHS[(m - 1) as usize],
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
+    mail_builder::headers::date::Date::from(now - days * 86_400 - 3_600).to_rfc822()
 }
